@@ -1,0 +1,172 @@
+//! The audit trail: one syslog record per decision, and the one-line reason on stderr for a deny.
+//!
+//! Records go to the local syslog socket (`/dev/log`) with the identifier `oci-signature-hook` and
+//! facility `auth`, as `key=value` pairs in a fixed order. Names, tags and identities come from
+//! whoever pushed or tagged an image, so every value is escaped before it is written anywhere.
+//! If syslog cannot be reached the verdict stands, and stderr says so once.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use syslog::{Facility, Formatter3164};
+
+/// The syslog identifier (`APP-NAME`/tag) of every record.
+pub const IDENT: &str = "oci-signature-hook";
+pub const DEFAULT_SOCKET: &str = "/dev/log";
+
+/// The decision for one container start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Deny,
+}
+
+/// Everything one audit record holds. Unknown fields stay empty (`-`).
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub container: String,
+    pub image: String,
+    pub image_id: String,
+    pub manifest_digest: String,
+    pub policy: PathBuf,
+    pub scope: String,
+    pub reason: String,
+}
+
+impl Record {
+    /// The fixed `key=value` layout.
+    pub fn format(&self, verdict: Verdict) -> String {
+        let mut s = String::new();
+        let v = match verdict {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+        };
+        let policy = self.policy.to_string_lossy();
+        for (k, val) in [
+            ("verdict", v),
+            ("container", &self.container),
+            ("image", &self.image),
+            ("image_id", &self.image_id),
+            ("manifest_digest", &self.manifest_digest),
+            ("policy", &policy),
+            ("scope", &self.scope),
+            ("reason", &self.reason),
+        ] {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            let _ = write!(s, "{k}={}", quote(val));
+        }
+        s
+    }
+}
+
+/// Writes the record to syslog at `socket`; `Err` says why it could not.
+pub fn log(socket: &Path, verdict: Verdict, record: &Record) -> Result<(), String> {
+    let formatter = Formatter3164 {
+        facility: Facility::LOG_AUTH,
+        hostname: None,
+        process: IDENT.into(),
+        pid: std::process::id(),
+    };
+    let mut logger = syslog::unix_custom(formatter, socket)
+        .map_err(|e| format!("cannot reach syslog at {socket:?}: {e}"))?;
+    let line = record.format(verdict);
+    let sent = match verdict {
+        Verdict::Allow => logger.info(line),
+        Verdict::Deny => logger.warning(line),
+    };
+    sent.map_err(|e| format!("cannot write to syslog at {socket:?}: {e}"))
+}
+
+/// A value as it appears in a record: bare if it is plain, else double-quoted with `"` and `\`
+/// escaped. Control, bidi and other invisible characters are escaped as `\u{..}` either way.
+pub fn quote(v: &str) -> String {
+    let clean = sanitize(v);
+    if clean.is_empty() {
+        return "-".into();
+    }
+    if clean
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=')
+    {
+        return clean;
+    }
+    let mut s = String::with_capacity(clean.len() + 2);
+    s.push('"');
+    for c in clean.chars() {
+        if c == '"' || c == '\\' {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    s
+}
+
+/// Escapes characters that could forge a line or reorder text on a terminal: C0/C1 controls, DEL,
+/// bidi controls, zero-width and line/paragraph separators.
+pub fn sanitize(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        let invisible = c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}');
+        if invisible {
+            let _ = write!(s, "\\u{{{:x}}}", c as u32);
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_attacker_chosen_text() {
+        assert_eq!(sanitize("a\nb\u{202E}c\u{7f}"), "a\\u{a}b\\u{202e}c\\u{7f}");
+        assert_eq!(quote("plain:1"), "plain:1");
+        assert_eq!(quote(""), "-");
+        assert_eq!(quote("two words"), "\"two words\"");
+        assert_eq!(quote("x\"y=z"), "\"x\\\"y=z\"");
+        // The escape's backslash is itself escaped inside quotes: the record stays one line.
+        assert_eq!(
+            quote("evil\nverdict=allow"),
+            "\"evil\\\\u{a}verdict=allow\""
+        );
+    }
+
+    #[test]
+    fn record_has_a_fixed_layout() {
+        let r = Record {
+            container: "c1".into(),
+            image: "example.com/app:1".into(),
+            image_id: "ab".into(),
+            manifest_digest: "sha256:cd".into(),
+            policy: "/etc/containers/policy.json".into(),
+            scope: "docker example.com".into(),
+            reason: "no signature exists".into(),
+        };
+        assert_eq!(
+            r.format(Verdict::Deny),
+            "verdict=deny container=c1 image=example.com/app:1 image_id=ab manifest_digest=sha256:cd \
+             policy=/etc/containers/policy.json scope=\"docker example.com\" reason=\"no signature exists\""
+        );
+        assert!(Record::default()
+            .format(Verdict::Allow)
+            .starts_with("verdict=allow container=- image=-"));
+    }
+
+    #[test]
+    fn unreachable_syslog_is_an_error_not_a_panic() {
+        let err = log(
+            Path::new("/nonexistent/log"),
+            Verdict::Allow,
+            &Record::default(),
+        )
+        .unwrap_err();
+        assert!(err.contains("/nonexistent/log"), "{err}");
+    }
+}

@@ -1,0 +1,98 @@
+//! Command-line arguments. Flag names follow skopeo's where they mean the same thing.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use lexopt::prelude::*;
+
+pub const USAGE: &str = "\
+usage: oci-signature-hook [OPTIONS] < STATE
+
+An OCI runtime hook (stage prestart): reads the container state on stdin, and exits 0 if the
+container's image satisfies the signature policy, non-zero to block the container's start.
+
+Options:
+  --policy FILE           the signature policy (like skopeo --policy); default
+                          /etc/containers/policy.json, or for a rootless user
+                          $XDG_CONFIG_HOME/containers/policy.json or
+                          ~/.config/containers/policy.json when it exists
+  --registries.d DIR      registries.d directory (like skopeo --registries.d)
+  --syslog-socket PATH    where audit records go (default /dev/log)
+  -h, --help              print this help
+  -V, --version           print the version
+";
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Hook(HookArgs),
+    Help,
+    Version,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HookArgs {
+    pub policy: Option<PathBuf>,
+    pub registries_d: Option<PathBuf>,
+    pub syslog_socket: Option<PathBuf>,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    let mut p = lexopt::Parser::from_args(args);
+    let mut hook = HookArgs::default();
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("policy") => hook.policy = Some(p.value().map_err(|e| e.to_string())?.into()),
+            Long("registries.d") => {
+                hook.registries_d = Some(p.value().map_err(|e| e.to_string())?.into())
+            }
+            Long("syslog-socket") => {
+                hook.syslog_socket = Some(p.value().map_err(|e| e.to_string())?.into())
+            }
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(Command::Hook(hook))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Command, String> {
+        parse(a.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn parses_skopeo_style_flags() {
+        assert_eq!(args(&[]).unwrap(), Command::Hook(HookArgs::default()));
+        let c = args(&[
+            "--policy",
+            "/p.json",
+            "--registries.d=/r",
+            "--syslog-socket",
+            "/s",
+        ])
+        .unwrap();
+        assert_eq!(
+            c,
+            Command::Hook(HookArgs {
+                policy: Some("/p.json".into()),
+                registries_d: Some("/r".into()),
+                syslog_socket: Some("/s".into()),
+            })
+        );
+        assert_eq!(args(&["--help"]).unwrap(), Command::Help);
+        assert_eq!(args(&["-V"]).unwrap(), Command::Version);
+    }
+
+    #[test]
+    fn rejects_unknown_arguments() {
+        assert!(args(&["--polcy", "x"]).is_err());
+        assert!(args(&["--policy"]).is_err());
+        assert!(args(&["extra"]).is_err());
+    }
+}

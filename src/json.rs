@@ -1,0 +1,188 @@
+//! A JSON tree that keeps every object member, in order, duplicates included.
+//!
+//! containers/image parses policies and signature payloads "paranoidly" (`signature/internal/json.go`):
+//! a duplicate or unknown key at any checked level rejects the whole document, while values it
+//! ignores may hold anything. serde's maps drop duplicates silently, so documents are first read into
+//! this tree and then checked level by level by their owners (`policy`, `signature`).
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// One JSON value. Objects keep their members as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// Parses one JSON document; trailing non-whitespace is an error, as in Go's decoder.
+    pub fn parse(bytes: &[u8]) -> Result<Value, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    /// The kind of value, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        }
+    }
+}
+
+/// A checked JSON object: members with unique keys, each known to the caller.
+pub struct Object<'a> {
+    members: &'a [(String, Value)],
+}
+
+impl<'a> Object<'a> {
+    /// Accepts `v` only if it is an object without duplicate keys whose keys are all in `known`
+    /// (compared exactly, case-sensitively).
+    pub fn strict(v: &'a Value, known: &[&str]) -> Result<Object<'a>, String> {
+        let obj = Self::unique(v)?;
+        if let Some((k, _)) = obj
+            .members
+            .iter()
+            .find(|(k, _)| !known.contains(&k.as_str()))
+        {
+            return Err(format!("Unknown key {k:?}"));
+        }
+        Ok(obj)
+    }
+
+    /// Accepts any object without duplicate keys.
+    pub fn unique(v: &'a Value) -> Result<Object<'a>, String> {
+        let Value::Object(members) = v else {
+            return Err(format!("JSON object expected, got {}", v.kind()));
+        };
+        for (i, (k, _)) in members.iter().enumerate() {
+            if members[..i].iter().any(|(prev, _)| prev == k) {
+                return Err(format!("Duplicate key {k:?}"));
+            }
+        }
+        Ok(Object { members })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Like `get`, but a missing key is an error (`ParanoidUnmarshalJSONObjectExactFields`).
+    pub fn require(&self, key: &str) -> Result<&'a Value, String> {
+        self.get(key)
+            .ok_or_else(|| format!("Key {key:?} missing in a JSON object"))
+    }
+
+    pub fn members(&self) -> &'a [(String, Value)] {
+        self.members
+    }
+}
+
+/// Go's `json.Unmarshal` into a `string`: `null` leaves the empty string.
+pub fn go_string(v: &Value, what: &str) -> Result<String, String> {
+    match v {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s.clone()),
+        other => Err(format!("{what}: cannot use {} as a string", other.kind())),
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Vec::new();
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            members.push((k, v));
+        }
+        Ok(Value::Object(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_duplicates_for_the_checker() {
+        let v = Value::parse(br#"{"a":1,"a":2}"#).unwrap();
+        assert_eq!(Object::unique(&v).err().unwrap(), "Duplicate key \"a\"");
+    }
+
+    #[test]
+    fn decodes_escaped_keys_before_comparing() {
+        let v = Value::parse(br#"{"typ\u0065":"x"}"#).unwrap();
+        assert!(Object::strict(&v, &["type"]).is_ok());
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_trailing_data() {
+        let v = Value::parse(br#"{"Type":"x"}"#).unwrap();
+        assert_eq!(
+            Object::strict(&v, &["type"]).err().unwrap(),
+            "Unknown key \"Type\""
+        );
+        assert!(Value::parse(b"{} trailing").is_err());
+        assert!(Value::parse(b"{} {}").is_err());
+        assert!(Value::parse(b"{} \n\t ").is_ok());
+    }
+
+    #[test]
+    fn null_is_the_empty_string_for_go() {
+        assert_eq!(go_string(&Value::Null, "x").unwrap(), "");
+        assert!(go_string(&Value::Bool(true), "x").is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! oci-signature-hook: an OCI runtime hook that refuses to start a container whose image does not
+//! satisfy the host's `containers-policy.json`.
+//!
+//! The pipeline, one pass (DESIGN.md): OCI state on stdin → containers/storage (container → image,
+//! manifest, signatures) → policy (requirements for the image's reference) → verification →
+//! verdict → audit record and exit code. Every error before a verdict denies, unless the policy
+//! accepts anything for the image.
+
+pub mod audit;
+pub mod cli;
+mod json;
+pub mod manifest;
+pub mod policy;
+pub mod reference;
+pub mod signature;
+pub mod state;
+pub mod storage;
+pub mod verify;
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use audit::{Record, Verdict};
+use policy::{Policy, Requirement};
+use reference::Reference;
+use storage::Store;
+use verify::{Subject, Verifier};
+
+/// The process exit code. Anything non-zero blocks the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Allow = 0,
+    Deny = 1,
+    Usage = 2,
+}
+
+pub const SYSTEM_POLICY: &str = "/etc/containers/policy.json";
+
+/// Runs the program with `args` (without the program name).
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
+    match cli::parse(args) {
+        Err(e) => {
+            eprintln!("oci-signature-hook: {e}\n\n{}", cli::USAGE);
+            Exit::Usage
+        }
+        Ok(cli::Command::Help) => {
+            print!("{}", cli::USAGE);
+            Exit::Allow
+        }
+        Ok(cli::Command::Version) => {
+            println!("oci-signature-hook {}", env!("CARGO_PKG_VERSION"));
+            Exit::Allow
+        }
+        Ok(cli::Command::Hook(args)) => {
+            let policy = args.policy.unwrap_or_else(default_policy_path);
+            let socket = args
+                .syslog_socket
+                .unwrap_or_else(|| audit::DEFAULT_SOCKET.into());
+            let verifier = verify::gpg::Gpgme::new();
+            let (verdict, record) = decide(&policy, std::io::stdin().lock(), &verifier);
+            report(verdict, &record, &socket)
+        }
+    }
+}
+
+/// The policy containers/image would use: the system one, or for a rootless user their own when it
+/// exists. Root never reads a per-user file: its policy is the host's.
+pub fn default_policy_path() -> PathBuf {
+    if !is_root() {
+        let home_config = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        if let Some(dir) = home_config {
+            let user = dir.join("containers/policy.json");
+            if user.exists() {
+                return user;
+            }
+        }
+    }
+    PathBuf::from(SYSTEM_POLICY)
+}
+
+#[allow(unsafe_code)]
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Reaches a verdict for the container whose state is on `stdin`. Never panics on bad input; an
+/// error is a deny with its reason.
+pub fn decide(policy_path: &Path, stdin: impl Read, verifier: &dyn Verifier) -> (Verdict, Record) {
+    let mut record = Record {
+        policy: policy_path.to_path_buf(),
+        ..Record::default()
+    };
+    let verdict = match evaluate(policy_path, stdin, verifier, &mut record) {
+        Ok(()) => Verdict::Allow,
+        Err(reason) => {
+            record.reason = reason;
+            Verdict::Deny
+        }
+    };
+    (verdict, record)
+}
+
+fn evaluate(
+    policy_path: &Path,
+    stdin: impl Read,
+    verifier: &dyn Verifier,
+    record: &mut Record,
+) -> Result<(), String> {
+    let deadline = Instant::now() + storage::LOCK_WAIT;
+    let state = state::read(stdin)?;
+    record.container = state.id.clone();
+    let policy = Policy::load(policy_path).map_err(|e| e.to_string())?;
+
+    // Storage errors before the scope is known deny, unless the policy accepts anything anywhere.
+    let lenient = |e: storage::StorageError, record: &mut Record| -> Result<(), String> {
+        if policy.accepts_anything() {
+            record.reason = format!("the policy accepts any image ({e})");
+            Ok(())
+        } else {
+            Err(e.to_string())
+        }
+    };
+    let (store, id) = match Store::from_bundle(&state.bundle, &state.id) {
+        Ok(s) => s,
+        Err(e) => return lenient(e, record),
+    };
+    let container = match store.container(&id, deadline) {
+        Ok(c) => c,
+        Err(e) => return lenient(e, record),
+    };
+    record.image_id = container.image_id.clone();
+    let reference = reference_of(&container);
+    record.image = match (&reference, &container.image_name) {
+        (Some(r), _) => r.to_string(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => String::new(),
+    };
+
+    let (reqs, scope) = policy.requirements_for(reference.as_ref());
+    record.scope = scope.to_string();
+    let image = if verify::needs_image(reqs) {
+        let digest = reference.as_ref().and_then(Reference::digest);
+        let image = store
+            .image(&container.image_id, digest, deadline)
+            .map_err(|e| e.to_string())?;
+        record.manifest_digest = image.manifest_digest.clone();
+        Some(image)
+    } else {
+        None
+    };
+    let subject = image.as_ref().map(|i| Subject {
+        reference: reference.as_ref(),
+        manifest_digest: &i.manifest_digest,
+        signatures: &i.signatures,
+    });
+    verify::evaluate(reqs, subject, verifier)
+        .map_err(|(req, reason)| format!("{}: {reason}", req.type_name()))?;
+    record.reason = match reqs {
+        [Requirement::InsecureAcceptAnything] => "insecureAcceptAnything".into(),
+        _ => "every requirement is satisfied".into(),
+    };
+    Ok(())
+}
+
+/// The reference a container claims: the name it was created from, normalized, with `:latest` if
+/// it had no tag. `None` if it was created by image ID (or its name is not a reference).
+pub fn reference_of(c: &storage::Container) -> Option<Reference> {
+    let name = c.image_name.as_deref()?;
+    let hex = name.strip_prefix("sha256:").unwrap_or(name);
+    let is_id_prefix = hex.len() >= 6
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && c.image_id.starts_with(hex);
+    if is_id_prefix {
+        return None;
+    }
+    Reference::parse_normalized(name)
+        .ok()
+        .map(Reference::with_default_tag)
+}
+
+/// Writes the audit record and, for a deny, the reason on stderr; returns the exit code.
+pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
+    if let Err(e) = audit::log(socket, verdict, record) {
+        eprintln!(
+            "oci-signature-hook: audit record not written: {}",
+            audit::sanitize(&e)
+        );
+    }
+    match verdict {
+        Verdict::Allow => Exit::Allow,
+        Verdict::Deny => {
+            eprintln!("oci-signature-hook: {}", deny_line(record));
+            Exit::Deny
+        }
+    }
+}
+
+/// The one line an admin reads in podman's error message.
+pub fn deny_line(r: &Record) -> String {
+    let s = audit::sanitize;
+    let mut line = String::from("blocked container start");
+    if !r.image.is_empty() || !r.image_id.is_empty() {
+        let image = if r.image.is_empty() {
+            "(no name)".to_string()
+        } else {
+            s(&r.image)
+        };
+        line.push_str(&format!(": image {image}"));
+        let mut ids = Vec::new();
+        if !r.image_id.is_empty() {
+            ids.push(format!("ID {}", short(&r.image_id)));
+        }
+        if !r.manifest_digest.is_empty() {
+            ids.push(format!("manifest {}", r.manifest_digest));
+        }
+        if !ids.is_empty() {
+            line.push_str(&format!(" ({})", ids.join(", ")));
+        }
+    }
+    line.push_str(&format!(": {}", s(&r.reason)));
+    let mut context = vec![format!("policy {}", r.policy.display())];
+    if !r.scope.is_empty() {
+        context.push(format!("scope {}", s(&r.scope)));
+    }
+    line.push_str(&format!(" ({})", context.join(", ")));
+    line
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

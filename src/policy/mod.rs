@@ -1,0 +1,257 @@
+//! containers-policy.json: the requirements an image must meet, and which of them apply to an image.
+//!
+//! Implements `containers-policy.json(5)` as containers/image does (SEMANTICS.md §1–§3): the file is
+//! parsed strictly (`parse`), the requirement list is chosen by the most specific `docker` scope
+//! (`requirements_for`), and `signedIdentity` rules compare references (`identity`).
+
+mod identity;
+mod parse;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use identity::IdentityRule;
+
+use crate::reference::{docker_namespaces, Reference};
+
+/// A policy file larger than this is refused: real ones are a few KiB.
+pub const MAX_POLICY_BYTES: u64 = 4 << 20;
+
+/// The whole policy. Transport and scope order is kept only for messages; lookups are by key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub default: Vec<Requirement>,
+    pub transports: Vec<(String, Scopes)>,
+}
+
+/// A transport's scopes and their requirement lists.
+pub type Scopes = Vec<(String, Vec<Requirement>)>;
+
+/// One policy requirement (`containers-policy.json(5)`, "Policy Requirements").
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requirement {
+    InsecureAcceptAnything,
+    Reject,
+    SignedBy {
+        key_type: KeyType,
+        keys: KeySource,
+        identity: IdentityRule,
+    },
+    /// Parses; containers/image has never implemented it, so it denies.
+    SignedBaseLayer,
+    /// Parses (the newest format); verification is not implemented, so it denies.
+    SigstoreSigned {
+        identity: IdentityRule,
+    },
+}
+
+impl Requirement {
+    /// The requirement's `type`, as written in the policy.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Requirement::InsecureAcceptAnything => "insecureAcceptAnything",
+            Requirement::Reject => "reject",
+            Requirement::SignedBy { .. } => "signedBy",
+            Requirement::SignedBaseLayer => "signedBaseLayer",
+            Requirement::SigstoreSigned { .. } => "sigstoreSigned",
+        }
+    }
+}
+
+/// `signedBy`'s `keyType`. Only `GPGKeys` is implemented (by containers/image too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    GpgKeys,
+    SignedByGpgKeys,
+    X509Certificates,
+    SignedByX509Cas,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::GpgKeys => "GPGKeys",
+            KeyType::SignedByGpgKeys => "signedByGPGKeys",
+            KeyType::X509Certificates => "X509Certificates",
+            KeyType::SignedByX509Cas => "signedByX509CAs",
+        }
+    }
+}
+
+/// Where `signedBy`'s keys come from: exactly one of `keyPath`, `keyPaths`, `keyData`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Path(PathBuf),
+    Paths(Vec<PathBuf>),
+    Data(Vec<u8>),
+}
+
+/// Why a policy cannot be used. Every one of them denies every start.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy {path:?}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("policy {path:?} is larger than {MAX_POLICY_BYTES} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("invalid policy in {path:?}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl Policy {
+    /// Reads and parses the policy file at `path`.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let read_err = |source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_POLICY_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_POLICY_BYTES {
+            return Err(PolicyError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        Policy::from_bytes(&bytes).map_err(|reason| PolicyError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// Parses a policy document (`NewPolicyFromBytes`).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Policy, String> {
+        parse::policy(bytes)
+    }
+
+    /// Whether every requirement anywhere in the docker transport and the default is
+    /// `insecureAcceptAnything`: then no image can be denied, whatever its reference.
+    pub fn accepts_anything(&self) -> bool {
+        let all = |reqs: &[Requirement]| {
+            reqs.iter()
+                .all(|r| *r == Requirement::InsecureAcceptAnything)
+        };
+        all(&self.default)
+            && self
+                .transports
+                .iter()
+                .filter(|(t, _)| t == "docker")
+                .all(|(_, scopes)| scopes.iter().all(|(_, reqs)| all(reqs)))
+    }
+
+    /// The requirements for an image run under the docker transport with reference `r` (`None` for an
+    /// image with no name), and the scope they came from: the exact reference, then each namespace,
+    /// then the transport's `""`, then `default` (SEMANTICS.md §2).
+    pub fn requirements_for(&self, r: Option<&Reference>) -> (&[Requirement], Scope) {
+        if let Some((_, scopes)) = self.transports.iter().find(|(t, _)| t == "docker") {
+            let find = |key: &str| scopes.iter().find(|(k, _)| k == key).map(|(_, reqs)| reqs);
+            if let Some(r) = r {
+                let mut candidates = vec![r.to_string()];
+                candidates.extend(docker_namespaces(r));
+                for key in candidates {
+                    if let Some(reqs) = find(&key) {
+                        return (reqs, Scope::Docker(key));
+                    }
+                }
+            }
+            if let Some(reqs) = find("") {
+                return (reqs, Scope::Docker(String::new()));
+            }
+        }
+        (&self.default, Scope::Default)
+    }
+}
+
+/// The policy entry whose requirements applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Default,
+    Docker(String),
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Default => f.write_str("default"),
+            Scope::Docker(s) if s.is_empty() => f.write_str("docker default"),
+            Scope::Docker(s) => write!(f, "docker {s}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(json: &str) -> Policy {
+        Policy::from_bytes(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_most_specific_docker_scope_wins() {
+        let p = policy(
+            r#"{"default":[{"type":"reject"}],"transports":{"docker":{
+                "":[{"type":"reject"}],
+                "example.com":[{"type":"insecureAcceptAnything"}],
+                "example.com/ns":[{"type":"reject"}],
+                "example.com/ns/app:v1":[{"type":"insecureAcceptAnything"}],
+                "*.example.com":[{"type":"insecureAcceptAnything"}],
+                "*.com":[{"type":"reject"}],
+                "docker.io/library":[{"type":"insecureAcceptAnything"}],
+                "busybox":[{"type":"reject"}]
+            }}}"#,
+        );
+        let cases: &[(&str, &str)] = &[
+            ("example.com/ns/app:v1", "docker example.com/ns/app:v1"),
+            ("example.com/ns/app:v2", "docker example.com/ns"),
+            ("example.com/other:1", "docker example.com"),
+            ("example.com:5000/x:1", "docker *.com"),
+            ("a.example.com/x:1", "docker *.example.com"),
+            ("b.a.example.com/x:1", "docker *.example.com"),
+            ("other.org/x:1", "docker default"),
+            ("busybox:latest", "docker docker.io/library"),
+            ("localhost/x:1", "docker default"),
+        ];
+        for (image, want) in cases {
+            let r = Reference::parse_normalized(image).unwrap();
+            let (_, scope) = p.requirements_for(Some(&r));
+            assert_eq!(scope.to_string(), *want, "{image}");
+        }
+        assert_eq!(p.requirements_for(None).1, Scope::Docker(String::new()));
+    }
+
+    #[test]
+    fn without_docker_transport_the_default_applies() {
+        let p = policy(
+            r#"{"default":[{"type":"reject"}],"transports":{"dir":{"":[{"type":"insecureAcceptAnything"}]}}}"#,
+        );
+        let r = Reference::parse_normalized("busybox").unwrap();
+        assert_eq!(
+            p.requirements_for(Some(&r)),
+            (&[Requirement::Reject][..], Scope::Default)
+        );
+    }
+
+    #[test]
+    fn scope_keys_are_case_sensitive() {
+        let p = policy(
+            r#"{"default":[{"type":"reject"}],"transports":{"docker":{"example.com":[{"type":"insecureAcceptAnything"}]}}}"#,
+        );
+        let r = Reference::parse_normalized("Example.com/x:1").unwrap();
+        assert_eq!(p.requirements_for(Some(&r)).1, Scope::Default);
+    }
+
+    #[test]
+    fn load_names_the_file_in_errors() {
+        let err = Policy::load(Path::new("/nonexistent/policy.json")).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/policy.json"),
+            "{err}"
+        );
+    }
+}

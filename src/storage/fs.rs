@@ -1,0 +1,214 @@
+//! Opening storage files without following symlinks, reading them with a size bound, and taking
+//! containers/storage's `fcntl` read locks with a bounded wait.
+//!
+//! A store's files are opened relative to a directory handle, one component at a time, with
+//! `O_NOFOLLOW`: a symlink anywhere below the store root is refused, never followed.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// An open directory, and its path for messages.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Opens the directory at `path` (an absolute path given by the runtime; symlinks in it are
+    /// the host's business, and followed).
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        let fd = open_at(libc::AT_FDCWD, path, libc::O_DIRECTORY)?;
+        Ok(Dir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens the subdirectory `name` (one component), refusing a symlink.
+    pub fn dir(&self, name: &str) -> io::Result<Dir> {
+        let fd = open_at(
+            self.fd.as_raw_fd(),
+            component(name)?,
+            libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        )?;
+        Ok(Dir {
+            fd,
+            path: self.path.join(name),
+        })
+    }
+
+    /// Opens the file `name` (one component) for reading, refusing a symlink.
+    pub fn file(&self, name: &str) -> io::Result<File> {
+        let fd = open_at(self.fd.as_raw_fd(), component(name)?, libc::O_NOFOLLOW)?;
+        let file = File::from(fd);
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a regular file",
+            ));
+        }
+        Ok(file)
+    }
+
+    /// Reads the file `name` whole, refusing one larger than `max` bytes.
+    pub fn read(&self, name: &str, max: u64) -> io::Result<Vec<u8>> {
+        read_bounded(self.file(name)?, max)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads `r` to its end, or fails once it has more than `max` bytes.
+pub fn read_bounded(r: impl Read, max: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.take(max + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than the {max}-byte limit"),
+        ));
+    }
+    Ok(buf)
+}
+
+/// A name must be a single path component.
+fn component(name: &str) -> io::Result<&Path> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid file name {name:?}"),
+        ));
+    }
+    Ok(Path::new(name))
+}
+
+#[allow(unsafe_code)]
+fn open_at(dirfd: libc::c_int, path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call; `dirfd` is AT_FDCWD or
+    // a descriptor owned by a live `Dir`. openat does not retain either pointer.
+    let fd = unsafe { libc::openat(dirfd, c.as_ptr(), flags | libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A shared `fcntl` record lock on a containers/storage lock file, released on drop (when the
+/// descriptor closes).
+#[derive(Debug)]
+pub struct ReadLock {
+    _file: File,
+}
+
+/// How long to wait for an engine to release a write lock. The runtime may run hooks while the
+/// engine holds a lock, so the wait is bounded, and running out of time denies.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+impl ReadLock {
+    /// Takes a read lock on `dir/name`, polling until `deadline`. A missing lock file (read-only
+    /// additional stores have none) gives `Ok(None)`.
+    pub fn acquire(dir: &Dir, name: &str, deadline: Instant) -> io::Result<Option<ReadLock>> {
+        let file = match dir.file(name) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match try_read_lock(&file) {
+                Ok(()) => return Ok(Some(ReadLock { _file: file })),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => {
+                    if Instant::now() >= deadline {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("{:?} stayed locked for writing", dir.path().join(name)),
+                        ));
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn try_read_lock(file: &File) -> io::Result<()> {
+    // SAFETY: an all-zero `flock` is a valid value (whole file from offset 0); the fields that
+    // matter are set below.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_RDLCK as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: `file` is an open descriptor and `fl` a valid flock that lives across the call.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &fl) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tmp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "osh-fs-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn refuses_symlinks_below_the_root() {
+        let d = tmp();
+        std::fs::write(d.join("real"), b"x").unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        symlink(d.join("real"), d.join("link")).unwrap();
+        symlink(d.join("sub"), d.join("dirlink")).unwrap();
+        let dir = Dir::open(&d).unwrap();
+        assert_eq!(dir.read("real", 10).unwrap(), b"x");
+        assert!(dir.read("link", 10).is_err());
+        assert!(dir.dir("dirlink").is_err());
+        assert!(dir.dir("sub").is_ok());
+        assert!(dir.read("../real", 10).is_err());
+        assert!(dir.file("sub").is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn bounds_every_read() {
+        assert!(read_bounded(&b"12345"[..], 5).is_ok());
+        assert!(read_bounded(&b"123456"[..], 5).is_err());
+    }
+
+    #[test]
+    fn read_lock_without_a_lock_file_is_none() {
+        let d = tmp();
+        let dir = Dir::open(&d).unwrap();
+        assert!(ReadLock::acquire(&dir, "images.lock", Instant::now())
+            .unwrap()
+            .is_none());
+        std::fs::write(d.join("images.lock"), b"").unwrap();
+        assert!(ReadLock::acquire(&dir, "images.lock", Instant::now())
+            .unwrap()
+            .is_some());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

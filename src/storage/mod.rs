@@ -1,0 +1,397 @@
+//! containers/storage, read-only: from the OCI bundle path to the container's image, its manifest
+//! and its stored signatures.
+//!
+//! Layout (SEMANTICS.md §7): `<graphroot>/<driver>-containers/containers.json` names the
+//! container's image ID and, in its metadata, the reference it was created from;
+//! `<graphroot>/<driver>-images/images.json` lists images with their big-data keys and the
+//! signature sizes; `<driver>-images/<id>/<file>` holds each big-data item.
+//! Ref: containers/storage `store.go`, `images.go`, `containers.go`; containers/image
+//! `storage/storage_src.go`.
+
+mod fs;
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use fs::ReadLock;
+pub use fs::{Dir, LOCK_WAIT};
+
+use crate::manifest::{self, Manifest};
+use crate::signature::{self, Signature};
+
+/// containers.json and images.json: large stores have thousands of entries, not gigabytes.
+const MAX_INDEX_BYTES: u64 = 256 << 20;
+/// A manifest (containers/image refuses larger ones from registries).
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// All signatures of one image together.
+const MAX_SIGNATURES_BYTES: u64 = 16 << 20;
+
+/// Why the image could not be read. Every one denies the start.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("bundle {0:?} is not a containers/storage container directory (<root>/<driver>-containers/<id>/userdata)")]
+    Bundle(PathBuf),
+    #[error("container ID {state:?} does not match the bundle's {bundle:?}")]
+    IdMismatch { state: String, bundle: String },
+    #[error("cannot read {path:?}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot parse {path:?}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("container {0} is not in containers/storage")]
+    UnknownContainer(String),
+    #[error("container {0} has no image (it was not created from an image)")]
+    NoImage(String),
+    #[error("image {0} is not in containers/storage")]
+    UnknownImage(String),
+    #[error("image {id}: {reason}")]
+    Image { id: String, reason: String },
+}
+
+type Result<T> = std::result::Result<T, StorageError>;
+
+/// A container store located from a bundle path.
+#[derive(Debug)]
+pub struct Store {
+    pub graphroot: PathBuf,
+    pub driver: String,
+    root: Dir,
+}
+
+/// What the container's storage record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub id: String,
+    pub image_id: String,
+    /// The reference the container was created from (podman's and CRI-O's `image-name`).
+    pub image_name: Option<String>,
+}
+
+/// An image with the manifest the container runs and that manifest's stored signatures.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub id: String,
+    pub names: Vec<String>,
+    /// Every manifest digest the store knows for the image (`digest` and `manifest-*` keys).
+    pub digests: Vec<String>,
+    pub manifest: Vec<u8>,
+    /// `sha256:` of `manifest`, the digest a signature must name.
+    pub manifest_digest: String,
+    pub signatures: Vec<Signature>,
+}
+
+impl Store {
+    /// Finds the store and container ID from a podman bundle,
+    /// `<graphroot>/<driver>-containers/<id>/userdata`.
+    pub fn from_bundle(bundle: &Path, state_id: &str) -> Result<(Store, String)> {
+        let bad = || StorageError::Bundle(bundle.to_path_buf());
+        if !bundle.is_absolute() || bundle.file_name().and_then(|n| n.to_str()) != Some("userdata")
+        {
+            return Err(bad());
+        }
+        let id_dir = bundle.parent().ok_or_else(bad)?;
+        let id = id_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(bad)?;
+        let containers_dir = id_dir.parent().ok_or_else(bad)?;
+        let driver = containers_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix("-containers"))
+            .filter(|d| !d.is_empty())
+            .ok_or_else(bad)?;
+        let graphroot = containers_dir.parent().ok_or_else(bad)?;
+        if id != state_id {
+            return Err(StorageError::IdMismatch {
+                state: state_id.into(),
+                bundle: id.into(),
+            });
+        }
+        let root = Dir::open(graphroot).map_err(|source| StorageError::Read {
+            path: graphroot.to_path_buf(),
+            source,
+        })?;
+        let store = Store {
+            graphroot: graphroot.to_path_buf(),
+            driver: driver.to_string(),
+            root,
+        };
+        Ok((store, id.to_string()))
+    }
+
+    fn subdir(&self, name: &str) -> Result<Dir> {
+        self.root.dir(name).map_err(|source| StorageError::Read {
+            path: self.graphroot.join(name),
+            source,
+        })
+    }
+
+    /// Reads the container's record (under the containers lock).
+    pub fn container(&self, id: &str, deadline: Instant) -> Result<Container> {
+        let dir = self.subdir(&format!("{}-containers", self.driver))?;
+        let _lock = lock(&dir, "containers.lock", deadline)?;
+        for file in ["containers.json", "volatile-containers.json"] {
+            let bytes = match dir.read(file, MAX_INDEX_BYTES) {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(StorageError::Read {
+                        path: dir.path().join(file),
+                        source,
+                    })
+                }
+            };
+            let parse_err = |reason: String| StorageError::Parse {
+                path: dir.path().join(file),
+                reason,
+            };
+            let records: Vec<ContainerRecord> =
+                serde_json::from_slice(&bytes).map_err(|e| parse_err(e.to_string()))?;
+            let Some(rec) = records.into_iter().find(|c| c.id == id) else {
+                continue;
+            };
+            if rec.image.is_empty() {
+                return Err(StorageError::NoImage(id.into()));
+            }
+            let meta: ContainerMetadata = if rec.metadata.is_empty() {
+                ContainerMetadata::default()
+            } else {
+                serde_json::from_str(&rec.metadata)
+                    .map_err(|e| parse_err(format!("container {id} metadata: {e}")))?
+            };
+            return Ok(Container {
+                id: rec.id,
+                image_id: rec.image,
+                image_name: meta.image_name.filter(|n| !n.is_empty()),
+            });
+        }
+        Err(StorageError::UnknownContainer(id.into()))
+    }
+
+    /// Reads image `id`: its record, the manifest the container runs and that manifest's
+    /// signatures, all under one images lock. `want_digest` is the digest of the reference the
+    /// container was created from, if it had one.
+    pub fn image(&self, id: &str, want_digest: Option<&str>, deadline: Instant) -> Result<Image> {
+        if id.len() != 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(StorageError::Image {
+                id: id.into(),
+                reason: "invalid image ID".into(),
+            });
+        }
+        let dir = self.subdir(&format!("{}-images", self.driver))?;
+        let _lock = lock(&dir, "images.lock", deadline)?;
+        let path = dir.path().join("images.json");
+        let bytes =
+            dir.read("images.json", MAX_INDEX_BYTES)
+                .map_err(|source| StorageError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+        let records: Vec<ImageRecord> =
+            serde_json::from_slice(&bytes).map_err(|e| StorageError::Parse {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        let rec = records
+            .into_iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| StorageError::UnknownImage(id.into()))?;
+        let image_dir = dir.dir(id).map_err(|source| StorageError::Read {
+            path: dir.path().join(id),
+            source,
+        })?;
+        read_image(&image_dir, rec, want_digest)
+    }
+}
+
+fn lock(dir: &Dir, name: &str, deadline: Instant) -> Result<Option<ReadLock>> {
+    ReadLock::acquire(dir, name, deadline).map_err(|source| StorageError::Read {
+        path: dir.path().join(name),
+        source,
+    })
+}
+
+fn read_image(dir: &Dir, rec: ImageRecord, want_digest: Option<&str>) -> Result<Image> {
+    let id = rec.id.clone();
+    let err = |reason: String| StorageError::Image {
+        id: id.clone(),
+        reason,
+    };
+    let meta: ImageMetadata = if rec.metadata.is_empty() {
+        ImageMetadata::default()
+    } else {
+        serde_json::from_str(&rec.metadata).map_err(|e| err(format!("invalid metadata: {e}")))?
+    };
+    let has = |key: &str| rec.big_data_names.iter().any(|k| k == key);
+    let read = |key: &str, max: u64| -> Result<Vec<u8>> {
+        let name = big_data_file_name(key);
+        dir.read(&name, max).map_err(|e| {
+            err(format!(
+                "cannot read {key:?} ({:?}): {e}",
+                dir.path().join(&name)
+            ))
+        })
+    };
+
+    let mut digests: Vec<String> = Vec::new();
+    if !rec.digest.is_empty() {
+        digests.push(rec.digest.clone());
+    }
+    for (key, d) in &rec.big_data_digests {
+        if key.starts_with("manifest") && !digests.contains(d) {
+            digests.push(d.clone());
+        }
+    }
+
+    // The manifest: for a reference by digest, that manifest if stored; else the default one.
+    let mut manifest_key = "manifest".to_string();
+    if let Some(d) = want_digest {
+        let key = format!("manifest-{d}");
+        if has(&key) {
+            manifest_key = key;
+        } else if !digests.iter().any(|x| x == d) {
+            return Err(err(format!(
+                "the container was created from digest {d}, which the image does not have"
+            )));
+        }
+    }
+    if !has(&manifest_key) {
+        return Err(err(format!("no stored manifest ({manifest_key:?})")));
+    }
+    let mut manifest = read(&manifest_key, MAX_MANIFEST_BYTES)?;
+    let mut manifest_digest = manifest::sha256_digest(&manifest);
+    let mut instance = None;
+    match manifest::parse(&manifest).map_err(&err)? {
+        Manifest::Image { config_digest } => {
+            if config_digest != format!("sha256:{}", rec.id) {
+                return Err(err(format!(
+                    "the manifest's config digest {config_digest} is not the image ID"
+                )));
+            }
+        }
+        Manifest::Schema1 => {
+            return Err(err("Docker schema 1 manifests are not supported".into()));
+        }
+        Manifest::List { instances } => {
+            // A list: the instance whose config is this image (as CRI-O picks it).
+            let mut found = None;
+            for d in instances {
+                let key = format!("manifest-{d}");
+                if !has(&key) {
+                    continue;
+                }
+                let m = read(&key, MAX_MANIFEST_BYTES)?;
+                if let Ok(Manifest::Image { config_digest }) = manifest::parse(&m) {
+                    if config_digest == format!("sha256:{}", rec.id)
+                        && manifest::sha256_digest(&m) == d
+                    {
+                        found = Some((m, d));
+                        break;
+                    }
+                }
+            }
+            let (m, d) = found.ok_or_else(|| {
+                err("no stored instance of the manifest list is this image".into())
+            })?;
+            manifest = m;
+            manifest_digest = d.clone();
+            instance = Some(d);
+        }
+    }
+
+    // The signatures of that manifest (`GetSignaturesWithFormat`).
+    let (sizes, key) = match &instance {
+        None => (meta.signature_sizes, "signatures".to_string()),
+        Some(d) => {
+            let hex = d.split_once(':').map(|(_, h)| h).unwrap_or(d);
+            (
+                meta.signatures_sizes.get(d).cloned().unwrap_or_default(),
+                format!("signature-{hex}"),
+            )
+        }
+    };
+    let blob = if sizes.is_empty() {
+        Vec::new()
+    } else {
+        read(&key, MAX_SIGNATURES_BYTES)?
+    };
+    let signatures = signature::split(&blob, &sizes).map_err(|e| err(e.to_string()))?;
+
+    Ok(Image {
+        id: rec.id,
+        names: rec.names,
+        digests,
+        manifest,
+        manifest_digest,
+        signatures,
+    })
+}
+
+/// containers/storage's big-data file name: the key itself if it is only `[.0-9a-z]`, else `=` and
+/// its standard base64 (`makeBigDataBaseName`).
+pub fn big_data_file_name(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b == b'.' || b.is_ascii_digit() || b.is_ascii_lowercase())
+    {
+        key.to_string()
+    } else {
+        format!("={}", base64::engine::general_purpose::STANDARD.encode(key))
+    }
+}
+
+#[derive(Deserialize)]
+struct ContainerRecord {
+    id: String,
+    #[serde(default)]
+    image: String,
+    #[serde(default)]
+    metadata: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ContainerMetadata {
+    #[serde(rename = "image-name", default)]
+    image_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ImageRecord {
+    id: String,
+    #[serde(default)]
+    digest: String,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    metadata: String,
+    #[serde(rename = "big-data-names", default)]
+    big_data_names: Vec<String>,
+    #[serde(rename = "big-data-digests", default)]
+    big_data_digests: HashMap<String, String>,
+}
+
+/// containers/image's image metadata (`storageImageMetadata`).
+#[derive(Deserialize, Default)]
+struct ImageMetadata {
+    #[serde(rename = "signature-sizes", default)]
+    signature_sizes: Vec<usize>,
+    #[serde(rename = "signatures-sizes", default)]
+    signatures_sizes: HashMap<String, Vec<usize>>,
+}
+
+#[cfg(test)]
+mod tests;

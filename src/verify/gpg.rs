@@ -1,0 +1,176 @@
+//! OpenPGP verification through gpgme, in a private temporary GnuPG home that holds only the
+//! policy's keys. The only file that talks to gpgme.
+//!
+//! Ref: containers/image `signature/mechanism_gpgme.go` (`newEphemeralGPGSigningMechanism`,
+//! `Verify`), `signature/simple.go` (key identity check, newest: subkey → primary). SEMANTICS.md §6.1.
+
+use std::path::{Path, PathBuf};
+
+use gpgme::{Context, Protocol, Validity};
+
+use super::{Keyring, SignatureVerified, Verified, Verifier};
+
+/// gpgme with an ephemeral home per keyring.
+pub struct Gpgme {
+    /// Where temporary homes are made (`$TMPDIR`, else `/tmp`).
+    pub tmp: PathBuf,
+}
+
+impl Gpgme {
+    pub fn new() -> Gpgme {
+        Gpgme {
+            tmp: std::env::temp_dir(),
+        }
+    }
+}
+
+impl Default for Gpgme {
+    fn default() -> Self {
+        Gpgme::new()
+    }
+}
+
+impl Verifier for Gpgme {
+    fn open(&self, key_blobs: &[Vec<u8>]) -> Result<Box<dyn Keyring>, String> {
+        let home = TempHome::create(&self.tmp)?;
+        let mut ctx =
+            Context::from_protocol(Protocol::OpenPgp).map_err(|e| format!("gpgme: {e}"))?;
+        let home_str = home
+            .path
+            .to_str()
+            .ok_or("temporary directory path is not UTF-8")?;
+        ctx.set_engine_home_dir(home_str)
+            .map_err(|e| format!("gpgme: setting the GnuPG home: {e}"))?;
+        ctx.set_armor(false);
+        ctx.set_text_mode(false);
+        ctx.set_offline(true);
+        let mut trusted = Vec::new();
+        for blob in key_blobs {
+            let res = ctx
+                .import(blob)
+                .map_err(|e| format!("importing keys: {e}"))?;
+            for imp in res.imports() {
+                if imp.result().is_ok() {
+                    if let Ok(fpr) = imp.fingerprint() {
+                        trusted.push(fpr.to_string());
+                    }
+                }
+            }
+        }
+        Ok(Box::new(GpgKeyring {
+            ctx,
+            trusted,
+            _home: home,
+        }))
+    }
+}
+
+struct GpgKeyring {
+    ctx: Context,
+    /// Primary-key fingerprints of the imported keys.
+    trusted: Vec<String>,
+    // Dropped after `ctx`: the directory goes once gpgme is done with it.
+    _home: TempHome,
+}
+
+impl Keyring for GpgKeyring {
+    fn key_count(&self) -> usize {
+        self.trusted.len()
+    }
+
+    fn verify(&mut self, signature: &[u8]) -> Result<Verified, String> {
+        let mut payload = Vec::new();
+        let result = self
+            .ctx
+            .verify_opaque(signature, &mut payload)
+            .map_err(|e| format!("GPG verification failed: {e}"))?;
+        let sigs: Vec<_> = result.signatures().collect();
+        if sigs.len() != 1 {
+            return Err(format!("unexpected GPG signature count {}", sigs.len()));
+        }
+        let sig = &sigs[0];
+        let fpr = sig.fingerprint().unwrap_or("").to_string();
+        if let Err(e) = sig.status() {
+            return Err(format!("invalid GPG signature by {fpr}: {e}"));
+        }
+        if sig.validity() == Validity::Never {
+            return Err(format!("invalid GPG signature by {fpr}: validity never"));
+        }
+        if let Some(e) = sig.nonvalidity_reason() {
+            return Err(format!("invalid GPG signature by {fpr}: {e}"));
+        }
+        if sig.is_wrong_key_usage() {
+            return Err(format!("invalid GPG signature by {fpr}: wrong key usage"));
+        }
+        drop(sigs);
+        if self.trusted.contains(&fpr) {
+            return Ok(Verified {
+                payload,
+                signer: fpr,
+                _proof: SignatureVerified(()),
+            });
+        }
+        // A signing subkey counts for its primary key (newest containers/image).
+        let primary = self
+            .ctx
+            .get_key(fpr.as_str())
+            .ok()
+            .filter(|k| k.subkeys().any(|s| s.fingerprint() == Ok(fpr.as_str())))
+            .and_then(|k| k.fingerprint().ok().map(str::to_string));
+        match primary {
+            Some(p) if self.trusted.contains(&p) => Ok(Verified {
+                payload,
+                signer: p,
+                _proof: SignatureVerified(()),
+            }),
+            Some(p) => Err(format!("signature by key {fpr} of {p} is not accepted")),
+            None => Err(format!("signature by key {fpr} is not accepted")),
+        }
+    }
+}
+
+/// A private GnuPG home, removed on drop.
+struct TempHome {
+    path: PathBuf,
+}
+
+impl TempHome {
+    fn create(tmp: &Path) -> Result<TempHome, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        let pid = std::process::id();
+        let mut last = None;
+        for attempt in 0..16u32 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let path = tmp.join(format!("oci-signature-hook-{pid}-{nanos:08x}{attempt}"));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => {
+                    let home = TempHome { path };
+                    // gpg must not start a gpg-agent or dirmngr for this home: verifying and
+                    // importing public keys needs neither, and nothing would stop them.
+                    std::fs::write(home.path.join("gpg.conf"), "no-autostart\n").map_err(|e| {
+                        format!("cannot write to temporary GnuPG home {:?}: {e}", home.path)
+                    })?;
+                    return Ok(home);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot create a temporary GnuPG home in {tmp:?}: {e}"
+                    ))
+                }
+            }
+        }
+        Err(format!(
+            "cannot create a temporary GnuPG home in {tmp:?}: {last:?}"
+        ))
+    }
+}
+
+impl Drop for TempHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
