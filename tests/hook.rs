@@ -1,1 +1,16 @@
-//! placeholder
+//! Integration tests: the built hook against real podman storage, real GPG signatures made by
+//! skopeo and gpg, real `podman run` with the hook installed through `--hooks-dir`, and
+//! `podman pull --signature-policy` as the reference verdict.
+//!
+//! They need root and the packages `.ci/run` installs; `tests/run.sh` runs them.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+mod audit;
+mod bad_input;
+mod differential;
+mod gpg;
+mod identity;
+mod podman_run;

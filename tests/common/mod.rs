@@ -1,0 +1,209 @@
+//! Shared test helpers: the lab (a real registry, keys, signed images and podman storage built by
+//! `tests/lab/lab.sh`), running the built hook, and scratch directories.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// The built hook. Cargo does not pass `CARGO_BIN_EXE_*` through a rustc wrapper (see
+/// .cargo/config.toml), so it is also found beside the test executable (`target/<profile>/`).
+pub fn hook_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| match option_env!("CARGO_BIN_EXE_oci-signature-hook") {
+        Some(p) => p.to_string(),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().and_then(Path::parent).unwrap();
+            dir.join("oci-signature-hook")
+                .to_string_lossy()
+                .into_owned()
+        }
+    })
+}
+
+/// The lab: `OSH_LAB` if set (tests/run.sh brings one up and down), else one built here under
+/// `target/` and left up for the next run.
+pub struct Lab {
+    env: HashMap<String, String>,
+    containers: Mutex<HashMap<String, String>>,
+}
+
+pub fn lab() -> &'static Lab {
+    static LAB: OnceLock<Lab> = OnceLock::new();
+    LAB.get_or_init(|| {
+        let dir = match std::env::var("OSH_LAB") {
+            Ok(d) => PathBuf::from(d),
+            Err(_) => {
+                let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-lab");
+                if !dir.join("env").exists() {
+                    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh");
+                    let st = Command::new("bash").arg(script).arg("up").arg(&dir).status().unwrap();
+                    assert!(st.success(), "tests/lab/lab.sh up failed (it needs root and the packages .ci/run installs)");
+                }
+                dir
+            }
+        };
+        let text = std::fs::read_to_string(dir.join("env")).unwrap();
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Lab { env, containers: Mutex::new(HashMap::new()) }
+    })
+}
+
+impl Lab {
+    pub fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("lab env has no {key}"))
+    }
+
+    /// `127.0.0.1:PORT/lab/NAME:v1`
+    pub fn image(&self, name: &str) -> String {
+        format!("{}/lab/{name}:v1", self.get("REGISTRY"))
+    }
+
+    pub fn podman(&self) -> Command {
+        Command::new(self.get("LAB_PODMAN"))
+    }
+
+    /// A container created from `image` (a reference, once per reference), as the OCI state the
+    /// runtime would pass: `(id, state JSON)`.
+    pub fn container(&self, image: &str) -> (String, String) {
+        let mut map = self.containers.lock().unwrap_or_else(|e| e.into_inner());
+        let id = map
+            .entry(image.to_string())
+            .or_insert_with(|| {
+                let out = self
+                    .podman()
+                    .args(["create", image, "true"])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "podman create {image}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8(out.stdout).unwrap().trim().to_string()
+            })
+            .clone();
+        (id.clone(), self.state(&id))
+    }
+
+    pub fn state(&self, id: &str) -> String {
+        let bundle = format!(
+            "{}/{}-containers/{id}/userdata",
+            self.get("ROOT"),
+            self.get("DRIVER")
+        );
+        format!(
+            r#"{{"ociVersion":"1.0.2-dev","id":"{id}","status":"creating","pid":1,"bundle":"{bundle}"}}"#
+        )
+    }
+
+    /// The lab's policy with `$REGISTRY`, `$KEYS` (the keys directory) and `$LAB` substituted.
+    pub fn expand(&self, text: &str) -> String {
+        text.replace("$REGISTRY", self.get("REGISTRY"))
+            .replace("$KEYS", &format!("{}/keys", self.get("LAB")))
+            .replace("$LAB", self.get("LAB"))
+    }
+}
+
+/// A scratch directory, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("osh-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+
+    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the hook binary with `args` and `stdin`, with `TMPDIR` set to `tmp`.
+pub fn run_hook(args: &[&str], stdin: &[u8], tmp: &Path) -> Output {
+    let mut child = Command::new(hook_path())
+        .args(args)
+        .env("TMPDIR", tmp)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The hook may exit before reading everything (it bounds its read): ignore EPIPE.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// The outcome of one hook run, for assertions.
+#[derive(Debug)]
+pub struct HookResult {
+    pub code: Option<i32>,
+    pub stderr: String,
+}
+
+impl HookResult {
+    pub fn allowed(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Runs the hook in hook mode under `policy` for the state `state`, with no syslog socket and a
+/// private TMPDIR that must be empty afterwards.
+pub fn hook_verdict(policy: &Path, state: &str) -> HookResult {
+    let tmp = Scratch::new(&format!("tmp-{}", unique()));
+    let policy = policy.to_str().unwrap();
+    let out = run_hook(
+        &["--policy", policy, "--syslog-socket", "/nonexistent/log"],
+        state.as_bytes(),
+        tmp.path(),
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "the hook left {left:?} in its TMPDIR");
+    HookResult {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// gpg-agent processes whose home is under `dir`.
+pub fn agents_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains("gpg-agent") && cmd.contains(&*dir.to_string_lossy()) {
+            found.push(cmd);
+        }
+    }
+    found
+}
