@@ -108,18 +108,12 @@ fn store_copy(dir: &Scratch) -> (std::path::PathBuf, String) {
     let src = Path::new(lab.get("ROOT"));
     std::fs::create_dir_all(root.join(format!("{driver}-containers/{cid}/userdata"))).unwrap();
     std::fs::create_dir_all(root.join(format!("{driver}-images/{image_id}"))).unwrap();
-    for f in ["containers.json"] {
-        std::fs::copy(
-            src.join(format!("{driver}-containers/{f}")),
-            root.join(format!("{driver}-containers/{f}")),
-        )
-        .unwrap();
+    for f in [
+        format!("{driver}-containers/containers.json"),
+        format!("{driver}-images/images.json"),
+    ] {
+        std::fs::copy(src.join(&f), root.join(&f)).unwrap();
     }
-    std::fs::copy(
-        src.join(format!("{driver}-images/images.json")),
-        root.join(format!("{driver}-images/images.json")),
-    )
-    .unwrap();
     for e in std::fs::read_dir(src.join(format!("{driver}-images/{image_id}"))).unwrap() {
         let e = e.unwrap();
         std::fs::copy(
