@@ -238,3 +238,80 @@ pub fn deny_line(r: &Record) -> String {
 fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(name: Option<&str>) -> storage::Container {
+        storage::Container {
+            id: "c".into(),
+            image_id: "ab".repeat(32),
+            image_name: name.map(String::from),
+        }
+    }
+
+    #[test]
+    fn the_claimed_reference_is_the_creation_name_normalized() {
+        let cases: &[(Option<&str>, Option<&str>)] = &[
+            (Some("example.com/app:1"), Some("example.com/app:1")),
+            (Some("busybox"), Some("docker.io/library/busybox:latest")),
+            (Some("example.com/app"), Some("example.com/app:latest")),
+            (Some("abababab"), None),
+            (Some(&"ab".repeat(32)), None),
+            (Some("sha256:ababab"), None),
+            (Some("NOT A REFERENCE"), None),
+            (None, None),
+        ];
+        for (name, want) in cases {
+            let got = reference_of(&container(*name)).map(|r| r.to_string());
+            assert_eq!(got.as_deref(), *want, "{name:?}");
+        }
+        // A hex-looking name that is not a prefix of the image ID is a name.
+        assert!(reference_of(&container(Some("cdcdcd"))).is_some());
+    }
+
+    #[test]
+    fn the_deny_line_names_image_ids_reason_policy_and_scope() {
+        let r = Record {
+            container: "c".into(),
+            image: "example.com/app:1".into(),
+            image_id: "0123456789abcdef".into(),
+            manifest_digest: "sha256:aa".into(),
+            policy: "/etc/containers/policy.json".into(),
+            scope: "docker example.com".into(),
+            reason: "signedBy: no signature exists\n".into(),
+        };
+        assert_eq!(
+            deny_line(&r),
+            "blocked container start: image example.com/app:1 (ID 0123456789ab, manifest sha256:aa): \
+             signedBy: no signature exists\\u{a} (policy /etc/containers/policy.json, scope docker example.com)"
+        );
+        let early = Record {
+            policy: "/p".into(),
+            reason: "invalid container state".into(),
+            ..Record::default()
+        };
+        assert_eq!(
+            deny_line(&early),
+            "blocked container start: invalid container state (policy /p)"
+        );
+    }
+
+    #[test]
+    fn exit_codes_are_stable() {
+        assert_eq!(
+            (Exit::Allow as u8, Exit::Deny as u8, Exit::Usage as u8),
+            (0, 1, 2)
+        );
+    }
+
+    #[test]
+    fn accepts_anything_only_when_no_requirement_could_deny() {
+        let p = |s: &str| Policy::from_bytes(s.as_bytes()).unwrap();
+        assert!(p(r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).accepts_anything());
+        assert!(p(r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"dir":{"":[{"type":"reject"}]}}}"#).accepts_anything());
+        assert!(!p(r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"x":[{"type":"reject"}]}}}"#).accepts_anything());
+        assert!(!p(r#"{"default":[{"type":"reject"}]}"#).accepts_anything());
+    }
+}

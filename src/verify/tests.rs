@@ -1,1 +1,217 @@
+//! Requirement evaluation with a fake OpenPGP implementation: order, summaries, and the checks
+//! after cryptography (payload, manifest digest, identity).
 
+use super::*;
+use crate::policy::Policy;
+
+/// Keys are `KEY:<name>`; a signature is `SIG:<name>:<payload>`, good if `<name>` was imported.
+struct Fake;
+
+struct FakeRing(Vec<String>);
+
+impl Verifier for Fake {
+    fn open(&self, blobs: &[Vec<u8>]) -> Result<Box<dyn Keyring>, String> {
+        let names = blobs
+            .iter()
+            .filter_map(|b| {
+                String::from_utf8_lossy(b)
+                    .strip_prefix("KEY:")
+                    .map(str::to_string)
+            })
+            .collect();
+        Ok(Box::new(FakeRing(names)))
+    }
+}
+
+impl Keyring for FakeRing {
+    fn key_count(&self) -> usize {
+        self.0.len()
+    }
+    fn verify(&mut self, sig: &[u8]) -> Result<Verified, String> {
+        let s = String::from_utf8_lossy(sig);
+        let rest = s.strip_prefix("SIG:").ok_or("not a signature")?;
+        let (name, payload) = rest.split_once(':').ok_or("not a signature")?;
+        if !self.0.iter().any(|k| k == name) {
+            return Err(format!("no public key {name}"));
+        }
+        Ok(Verified {
+            payload: payload.as_bytes().to_vec(),
+            signer: name.into(),
+            _proof: SignatureVerified(()),
+        })
+    }
+}
+
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn sig(key: &str, digest: &str, identity: &str) -> Signature {
+    let payload = format!(
+        r#"{{"critical":{{"type":"atomic container signature","image":{{"docker-manifest-digest":"{digest}"}},"identity":{{"docker-reference":"{identity}"}}}},"optional":{{}}}}"#
+    );
+    Signature::SimpleSigning(format!("SIG:{key}:{payload}").into_bytes())
+}
+
+fn reqs(json: &str) -> Vec<Requirement> {
+    Policy::from_bytes(format!(r#"{{"default":{json}}}"#).as_bytes())
+        .unwrap()
+        .default
+}
+
+fn eval(json: &str, sigs: &[Signature]) -> Result<(), String> {
+    let r = Reference::parse_normalized("example.com/app:1").unwrap();
+    let subject = Subject {
+        reference: Some(&r),
+        manifest_digest: DIGEST,
+        signatures: sigs,
+    };
+    let reqs = reqs(json);
+    evaluate(&reqs, Some(subject), &Fake).map_err(|(_, reason)| reason)
+}
+
+fn key_data(name: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("KEY:{name}"))
+}
+
+fn signed_by(name: &str) -> String {
+    format!(
+        r#"[{{"type":"signedBy","keyType":"GPGKeys","keyData":"{}"}}]"#,
+        key_data(name)
+    )
+}
+
+#[test]
+fn one_accepted_signature_suffices() {
+    let good = sig("a", DIGEST, "example.com/app:1");
+    assert_eq!(
+        eval(
+            &signed_by("a"),
+            &[sig("b", DIGEST, "example.com/app:1"), good.clone()]
+        ),
+        Ok(())
+    );
+    assert_eq!(eval(&signed_by("a"), &[good]), Ok(()));
+}
+
+#[test]
+fn checks_run_in_order_crypto_digest_identity() {
+    let other = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    let e = eval(&signed_by("a"), &[sig("b", other, "x.com/y:1")]).unwrap_err();
+    assert!(e.contains("no public key b"), "{e}");
+    let e = eval(&signed_by("a"), &[sig("a", other, "x.com/y:1")]).unwrap_err();
+    assert!(e.contains(&format!("is for manifest {other}")), "{e}");
+    let e = eval(&signed_by("a"), &[sig("a", DIGEST, "example.com/app:2")]).unwrap_err();
+    assert!(e.contains("example.com/app:2\" is not accepted"), "{e}");
+    let bad_payload = Signature::SimpleSigning(b"SIG:a:This is not JSON".to_vec());
+    assert!(eval(&signed_by("a"), &[bad_payload])
+        .unwrap_err()
+        .contains("invalid signature payload"));
+}
+
+#[test]
+fn several_rejections_are_summarized() {
+    let e = eval(
+        &signed_by("a"),
+        &[
+            sig("b", DIGEST, "example.com/app:1"),
+            sig("c", DIGEST, "example.com/app:1"),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("none of the 2 signatures was accepted: no public key b; no public key c"),
+        "{e}"
+    );
+}
+
+#[test]
+fn no_signature_or_only_sigstore_ones_deny() {
+    assert!(eval(&signed_by("a"), &[])
+        .unwrap_err()
+        .contains("no signature exists"));
+    let sigstore = Signature::Sigstore(b"{}".to_vec());
+    assert!(eval(&signed_by("a"), &[sigstore])
+        .unwrap_err()
+        .contains("no signature exists"));
+}
+
+#[test]
+fn key_sources_that_yield_no_keys_deny() {
+    let good = [sig("a", DIGEST, "example.com/app:1")];
+    let e = eval(
+        r#"[{"type":"signedBy","keyType":"GPGKeys","keyPaths":[]}]"#,
+        &good,
+    )
+    .unwrap_err();
+    assert!(e.contains("no public keys imported"), "{e}");
+    let e = eval(
+        r#"[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/nonexistent/key.gpg"}]"#,
+        &good,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("cannot read key file \"/nonexistent/key.gpg\""),
+        "{e}"
+    );
+    let e = eval(
+        r#"[{"type":"signedBy","keyType":"X509Certificates","keyPath":"/k"}]"#,
+        &good,
+    )
+    .unwrap_err();
+    assert!(e.contains("not implemented"), "{e}");
+    // With no signature at all, a broken key source is never read (as upstream).
+    let e = eval(
+        r#"[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/nonexistent/key.gpg"}]"#,
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.contains("no signature exists"), "{e}");
+}
+
+#[test]
+fn every_requirement_must_pass_and_the_first_failure_stops() {
+    let good = [sig("a", DIGEST, "example.com/app:1")];
+    let both = format!(
+        r#"[{},{}]"#,
+        &signed_by("a")[1..signed_by("a").len() - 1],
+        r#"{"type":"reject"}"#
+    );
+    assert!(eval(&both, &good).unwrap_err().contains("rejects"));
+    let reqs =
+        reqs(r#"[{"type":"reject"},{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]"#);
+    let (failed, _) = evaluate(&reqs, None, &Fake).unwrap_err();
+    assert_eq!(*failed, Requirement::Reject);
+    assert_eq!(
+        eval(
+            r#"[{"type":"insecureAcceptAnything"},{"type":"insecureAcceptAnything"}]"#,
+            &[]
+        ),
+        Ok(())
+    );
+    assert!(eval(r#"[{"type":"sigstoreSigned","keyPath":"/k"}]"#, &good)
+        .unwrap_err()
+        .contains("sigstore signatures are not supported yet"));
+    assert!(eval(
+        r#"[{"type":"signedBaseLayer","baseLayerIdentity":{"type":"matchExact"}}]"#,
+        &good
+    )
+    .is_err());
+}
+
+#[test]
+fn the_image_is_read_only_when_a_signed_by_is_reached() {
+    assert!(!needs_image(&reqs(
+        r#"[{"type":"insecureAcceptAnything"}]"#
+    )));
+    assert!(!needs_image(&reqs(
+        r#"[{"type":"reject"},{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]"#
+    )));
+    assert!(needs_image(&reqs(
+        r#"[{"type":"insecureAcceptAnything"},{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]"#
+    )));
+    let reqs = reqs(r#"[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]"#);
+    assert!(
+        evaluate(&reqs, None, &Fake).is_err(),
+        "a signedBy without the image never allows"
+    );
+}
