@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every check of oci-signature-hook on this machine, as root: installs what is missing,
+# then formatting, lints, the release build (which must be a static binary), and the unit and
+# integration tests. The integration tests run real podman, a local registry, skopeo and gpg in
+# a throwaway lab (tests/lab/lab.sh) that is removed at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ $(id -u) != 0 ]]; then
+    echo "tests/run.sh: run as root (the integration tests run rootful podman)" >&2
+    exit 1
+fi
+bash tests/install-deps.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "cargo build --release (static)"
+cargo build --release
+bin=target/release/oci-signature-hook
+linkage=$(ldd "$bin" 2>&1 || true)
+if ! grep -qE "statically linked|not a dynamic executable" <<<"$linkage"; then
+    echo "$bin is dynamically linked:" >&2
+    echo "$linkage" >&2
+    exit 1
+fi
+echo "$bin: $(stat -c %s "$bin") bytes, static"
+
+step "lab"
+# Short: podman refuses a runroot path longer than 50 characters.
+lab=$(mktemp -d /tmp/osh-lab.XXXXXX)
+trap 'bash tests/lab/lab.sh down "$lab" || true' EXIT
+bash tests/lab/lab.sh up "$lab"
+
+step "cargo test"
+OSH_LAB=$lab cargo test
