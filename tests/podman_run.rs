@@ -1,7 +1,7 @@
 //! `podman run` with the hook installed through `--hooks-dir`: the whole path, runtime included.
 
 use std::os::unix::net::UnixDatagram;
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::common::{agents_under, hook_path, lab, Scratch};
@@ -14,6 +14,11 @@ struct Run {
 /// `podman run --rm IMAGE echo started` with the hook under `policy`, its audit records sent to a
 /// socket of the test's own, and its TMPDIR private (and checked empty afterwards).
 fn run(image: &str, policy: &str) -> Run {
+    run_in(lab().podman(), image, policy)
+}
+
+/// `run` with another podman (another store).
+fn run_in(mut podman: Command, image: &str, policy: &str) -> Run {
     let lab = lab();
     let dir = Scratch::new(&format!("run-{}", crate::common::unique()));
     let policy = dir.file("policy.json", lab.expand(policy));
@@ -34,8 +39,7 @@ fn run(image: &str, policy: &str) -> Run {
         "stages": ["prestart"],
     });
     dir.file("hooks.d/oci-signature-hook.json", hook.to_string());
-    let out = lab
-        .podman()
+    let out = podman
         .arg("--hooks-dir")
         .arg(&hooks)
         .args(["run", "--rm", image, "echo", "started"])
@@ -184,4 +188,52 @@ fn invalid_policy_blocks_every_start() {
         err.contains("invalid policy in") && err.contains("Unknown key") && err.contains("extra"),
         "{err}"
     );
+}
+
+/// podman on a vfs store of its own (`--root`/`--runroot` in `dir`), with the lab's registry and
+/// registries.d so that pulls store signatures.
+fn vfs_podman(dir: &Scratch) -> Command {
+    let lab = lab();
+    let mut c = Command::new("podman");
+    c.env("CONTAINERS_CONF", lab.get("CONTAINERS_CONF"))
+        .env(
+            "CONTAINERS_REGISTRIES_CONF",
+            lab.get("CONTAINERS_REGISTRIES_CONF"),
+        )
+        .env("HOME", lab.get("LAB_HOME"))
+        .env("TMPDIR", lab.get("LAB_TMPDIR"))
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .arg("--runroot")
+        .arg(dir.path().join("run"))
+        .args(["--storage-driver", "vfs"]);
+    c
+}
+
+#[test]
+fn a_vfs_store_in_its_own_root_works_too() {
+    let dir = Scratch::new("vfs");
+    let accept = dir.file(
+        "accept.json",
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    );
+    for name in ["signed", "unsigned"] {
+        let out = vfs_podman(&dir)
+            .args(["pull", "-q", "--signature-policy"])
+            .arg(&accept)
+            .arg(lab().image(name))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let r = run_in(vfs_podman(&dir), &lab().image("signed"), TRUSTED);
+    assert!(started(&r), "{}", stderr(&r));
+    assert!(r.records[0].contains("verdict=allow"), "{:?}", r.records);
+    let r = run_in(vfs_podman(&dir), &lab().image("unsigned"), TRUSTED);
+    assert!(!started(&r));
+    assert!(stderr(&r).contains("no signature exists"), "{}", stderr(&r));
 }
