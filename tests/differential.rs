@@ -2,8 +2,6 @@
 //! (reading the signatures stored in containers-storage) must agree with
 //! `podman pull --signature-policy P IMAGE` (reading them from the registry's lookaside).
 
-use std::process::Command;
-
 use crate::common::{hook_verdict, lab, Scratch};
 
 /// Policies, with `$REGISTRY` and `$KEYS` filled in from the lab.
@@ -206,25 +204,9 @@ fn verdict(allowed: bool) -> &'static str {
 /// containers/image's verdict: `podman pull --signature-policy` into a throwaway store.
 fn pull_allowed(policy: &std::path::Path, image: &str, dir: &Scratch) -> bool {
     let lab = lab();
-    let out = Command::new("podman")
-        .env("CONTAINERS_CONF", lab.get("CONTAINERS_CONF"))
-        .env(
-            "CONTAINERS_REGISTRIES_CONF",
-            lab.get("CONTAINERS_REGISTRIES_CONF"),
-        )
-        .env("HOME", lab.get("LAB_HOME"))
-        .env("TMPDIR", lab.get("LAB_TMPDIR"))
-        .arg("--root")
-        .arg(dir.path().join("oracle-root"))
-        .arg("--runroot")
-        .arg(dir.path().join("oracle-runroot"))
-        .args([
-            "--storage-driver",
-            "vfs",
-            "pull",
-            "-q",
-            "--signature-policy",
-        ])
+    let out = lab
+        .vfs_podman(&dir.path().join("oracle"))
+        .args(["pull", "-q", "--signature-policy"])
         .arg(policy)
         .arg(image)
         .output()

@@ -190,26 +190,6 @@ fn invalid_policy_blocks_every_start() {
     );
 }
 
-/// podman on a vfs store of its own (`--root`/`--runroot` in `dir`), with the lab's registry and
-/// registries.d so that pulls store signatures.
-fn vfs_podman(dir: &Scratch) -> Command {
-    let lab = lab();
-    let mut c = Command::new("podman");
-    c.env("CONTAINERS_CONF", lab.get("CONTAINERS_CONF"))
-        .env(
-            "CONTAINERS_REGISTRIES_CONF",
-            lab.get("CONTAINERS_REGISTRIES_CONF"),
-        )
-        .env("HOME", lab.get("LAB_HOME"))
-        .env("TMPDIR", lab.get("LAB_TMPDIR"))
-        .arg("--root")
-        .arg(dir.path().join("root"))
-        .arg("--runroot")
-        .arg(dir.path().join("run"))
-        .args(["--storage-driver", "vfs"]);
-    c
-}
-
 #[test]
 fn a_vfs_store_in_its_own_root_works_too() {
     let dir = Scratch::new("vfs");
@@ -218,7 +198,8 @@ fn a_vfs_store_in_its_own_root_works_too() {
         r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
     );
     for name in ["signed", "unsigned"] {
-        let out = vfs_podman(&dir)
+        let out = lab()
+            .vfs_podman(dir.path())
             .args(["pull", "-q", "--signature-policy"])
             .arg(&accept)
             .arg(lab().image(name))
@@ -230,10 +211,18 @@ fn a_vfs_store_in_its_own_root_works_too() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let r = run_in(vfs_podman(&dir), &lab().image("signed"), TRUSTED);
+    let r = run_in(
+        lab().vfs_podman(dir.path()),
+        &lab().image("signed"),
+        TRUSTED,
+    );
     assert!(started(&r), "{}", stderr(&r));
     assert!(r.records[0].contains("verdict=allow"), "{:?}", r.records);
-    let r = run_in(vfs_podman(&dir), &lab().image("unsigned"), TRUSTED);
+    let r = run_in(
+        lab().vfs_podman(dir.path()),
+        &lab().image("unsigned"),
+        TRUSTED,
+    );
     assert!(!started(&r));
     assert!(stderr(&r).contains("no signature exists"), "{}", stderr(&r));
 }

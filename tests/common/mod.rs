@@ -71,6 +71,25 @@ impl Lab {
         Command::new(self.get("LAB_PODMAN"))
     }
 
+    /// podman on a vfs store of its own under `dir`, with the lab's registry and registries.d (so
+    /// that pulls store signatures).
+    pub fn vfs_podman(&self, dir: &Path) -> Command {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", self.get("CONTAINERS_CONF"))
+            .env(
+                "CONTAINERS_REGISTRIES_CONF",
+                self.get("CONTAINERS_REGISTRIES_CONF"),
+            )
+            .env("HOME", self.get("LAB_HOME"))
+            .env("TMPDIR", self.get("LAB_TMPDIR"))
+            .arg("--root")
+            .arg(dir.join("root"))
+            .arg("--runroot")
+            .arg(dir.join("run"))
+            .args(["--storage-driver", "vfs"]);
+        c
+    }
+
     /// A container created from `image` (a reference, once per reference), as the OCI state the
     /// runtime would pass: `(id, state JSON)`.
     pub fn container(&self, image: &str) -> (String, String) {
