@@ -19,6 +19,8 @@ pub const DEFAULT_SOCKET: &str = "/dev/log";
 pub enum Verdict {
     Allow,
     Deny,
+    /// Warn mode: the policy rejects the image, and the start goes ahead.
+    WouldDeny,
 }
 
 /// Everything one audit record holds. Unknown fields stay empty (`-`).
@@ -40,6 +42,7 @@ impl Record {
         let v = match verdict {
             Verdict::Allow => "allow",
             Verdict::Deny => "deny",
+            Verdict::WouldDeny => "would-deny",
         };
         let policy = self.policy.to_string_lossy();
         for (k, val) in [
@@ -74,7 +77,7 @@ pub fn log(socket: &Path, verdict: Verdict, record: &Record) -> Result<(), Strin
     let line = record.format(verdict);
     let sent = match verdict {
         Verdict::Allow => logger.info(line),
-        Verdict::Deny => logger.warning(line),
+        Verdict::Deny | Verdict::WouldDeny => logger.warning(line),
     };
     sent.map_err(|e| format!("cannot write to syslog at {socket:?}: {e}"))
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
+use crate::config::Mode;
+
 pub const USAGE: &str = "\
 usage: oci-signature-hook [OPTIONS] < STATE
 
@@ -18,6 +20,10 @@ Options:
                           ~/.config/containers/policy.json when it exists
   --registries.d DIR      registries.d directory (like skopeo --registries.d)
   --syslog-socket PATH    where audit records go (default /dev/log)
+  --mode MODE             enforce (block a start the policy rejects; the default) or warn
+                          (allow it, and record that it would have been blocked)
+  --config FILE           the hook's configuration (default
+                          /etc/containers/oci-signature-hook.conf; used only if root-owned)
   -h, --help              print this help
   -V, --version           print the version
 ";
@@ -35,6 +41,12 @@ pub struct HookArgs {
     pub policy: Option<PathBuf>,
     pub registries_d: Option<PathBuf>,
     pub syslog_socket: Option<PathBuf>,
+    pub mode: Option<Mode>,
+    pub config: Option<PathBuf>,
+}
+
+fn value(p: &mut lexopt::Parser) -> Result<OsString, String> {
+    p.value().map_err(|e| e.to_string())
 }
 
 /// Parses the arguments after the program name.
@@ -43,13 +55,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut hook = HookArgs::default();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
-            Long("policy") => hook.policy = Some(p.value().map_err(|e| e.to_string())?.into()),
-            Long("registries.d") => {
-                hook.registries_d = Some(p.value().map_err(|e| e.to_string())?.into())
+            Long("policy") => hook.policy = Some(value(&mut p)?.into()),
+            Long("registries.d") => hook.registries_d = Some(value(&mut p)?.into()),
+            Long("syslog-socket") => hook.syslog_socket = Some(value(&mut p)?.into()),
+            Long("mode") => {
+                hook.mode = Some(
+                    value(&mut p)?
+                        .string()
+                        .map_err(|e| e.to_string())?
+                        .parse()?,
+                )
             }
-            Long("syslog-socket") => {
-                hook.syslog_socket = Some(p.value().map_err(|e| e.to_string())?.into())
-            }
+            Long("config") => hook.config = Some(value(&mut p)?.into()),
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             other => return Err(other.unexpected().to_string()),
@@ -83,8 +100,15 @@ mod tests {
                 policy: Some("/p.json".into()),
                 registries_d: Some("/r".into()),
                 syslog_socket: Some("/s".into()),
+                mode: None,
+                config: None,
             })
         );
+        let Command::Hook(h) = args(&["--mode", "warn", "--config", "/c"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((h.mode, h.config), (Some(Mode::Warn), Some("/c".into())));
+        assert!(args(&["--mode", "off"]).is_err());
         assert_eq!(args(&["--help"]).unwrap(), Command::Help);
         assert_eq!(args(&["-V"]).unwrap(), Command::Version);
     }

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod config;
 mod json;
 pub mod manifest;
 pub mod policy;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use audit::{Record, Verdict};
+use config::Mode;
 use policy::{Policy, Requirement};
 use reference::Reference;
 use storage::Store;
@@ -55,13 +57,31 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
             Exit::Allow
         }
         Ok(cli::Command::Hook(args)) => {
+            let mode = args
+                .mode
+                .unwrap_or_else(|| configured_mode(args.config.as_deref()));
             let policy = args.policy.unwrap_or_else(default_policy_path);
             let socket = args
                 .syslog_socket
                 .unwrap_or_else(|| audit::DEFAULT_SOCKET.into());
             let verifier = verify::gpg::Gpgme::new();
-            let (verdict, record) = decide(&policy, std::io::stdin().lock(), &verifier);
+            let (mut verdict, record) = decide(&policy, std::io::stdin().lock(), &verifier);
+            if verdict == Verdict::Deny && mode == Mode::Warn {
+                verdict = Verdict::WouldDeny;
+            }
             report(verdict, &record, &socket)
+        }
+    }
+}
+
+/// The mode set in the hook's config file; enforce if it says nothing or cannot be trusted.
+fn configured_mode(path: Option<&Path>) -> Mode {
+    let path = path.unwrap_or(Path::new(config::DEFAULT_CONFIG));
+    match config::load(path) {
+        Ok(c) => c.mode.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("oci-signature-hook: {}; enforcing", audit::sanitize(&e));
+            Mode::Enforce
         }
     }
 }
@@ -200,6 +220,13 @@ pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
         Verdict::Deny => {
             eprintln!("oci-signature-hook: {}", deny_line(record));
             Exit::Deny
+        }
+        Verdict::WouldDeny => {
+            eprintln!(
+                "oci-signature-hook: warn mode, start allowed: would have {}",
+                deny_line(record)
+            );
+            Exit::Allow
         }
     }
 }

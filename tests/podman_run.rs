@@ -18,7 +18,18 @@ fn run(image: &str, policy: &str) -> Run {
 }
 
 /// `run` with another podman (another store).
-fn run_in(mut podman: Command, image: &str, policy: &str) -> Run {
+fn run_in(podman: Command, image: &str, policy: &str) -> Run {
+    run_with(podman, image, policy, &[], &[])
+}
+
+/// `run` with extra arguments for the hook and for `podman run`.
+fn run_with(
+    mut podman: Command,
+    image: &str,
+    policy: &str,
+    hook_args: &[&str],
+    run_args: &[&str],
+) -> Run {
     let lab = lab();
     let dir = Scratch::new(&format!("run-{}", crate::common::unique()));
     let policy = dir.file("policy.json", lab.expand(policy));
@@ -28,11 +39,19 @@ fn run_in(mut podman: Command, image: &str, policy: &str) -> Run {
     let receiver = UnixDatagram::bind(&socket).unwrap();
     let hooks = dir.path().join("hooks.d");
     std::fs::create_dir(&hooks).unwrap();
+    let mut hook_argv = vec![
+        hook_path(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--syslog-socket",
+        socket.to_str().unwrap(),
+    ];
+    hook_argv.extend_from_slice(hook_args);
     let hook = serde_json::json!({
         "version": "1.0.0",
         "hook": {
             "path": hook_path(),
-            "args": [hook_path(), "--policy", policy, "--syslog-socket", socket],
+            "args": hook_argv,
             "env": [format!("TMPDIR={}", tmp.display())],
         },
         "when": {"always": true},
@@ -42,7 +61,9 @@ fn run_in(mut podman: Command, image: &str, policy: &str) -> Run {
     let out = podman
         .arg("--hooks-dir")
         .arg(&hooks)
-        .args(["run", "--rm", image, "echo", "started"])
+        .args(["run", "--rm"])
+        .args(run_args)
+        .args([image, "echo", "started"])
         .output()
         .unwrap();
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
@@ -225,4 +246,65 @@ fn a_vfs_store_in_its_own_root_works_too() {
     );
     assert!(!started(&r));
     assert!(stderr(&r).contains("no signature exists"), "{}", stderr(&r));
+}
+
+#[test]
+fn warn_mode_starts_what_enforce_would_block_and_records_it() {
+    let image = lab().image("unsigned");
+    let r = run_with(lab().podman(), &image, TRUSTED, &["--mode", "warn"], &[]);
+    assert!(started(&r), "{}", stderr(&r));
+    assert_eq!(r.records.len(), 1, "{:?}", r.records);
+    let rec = &r.records[0];
+    assert!(
+        rec.starts_with("<36>") && rec.contains("verdict=would-deny"),
+        "{rec}"
+    );
+    assert!(
+        rec.contains("reason=\"signedBy: no signature exists"),
+        "{rec}"
+    );
+}
+
+#[test]
+fn the_mode_comes_from_a_root_owned_config_file_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new("config");
+    let conf = dir.file("hook.conf", "mode = \"warn\"\n");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let image = lab().image("unsigned");
+    let conf_arg = ["--config", conf.to_str().unwrap()];
+    let r = run_with(lab().podman(), &image, TRUSTED, &conf_arg, &[]);
+    assert!(started(&r), "{}", stderr(&r));
+    assert!(
+        r.records[0].contains("verdict=would-deny"),
+        "{:?}",
+        r.records
+    );
+    // Writable by others: not trusted, so the hook enforces.
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let r = run_with(lab().podman(), &image, TRUSTED, &conf_arg, &[]);
+    assert!(!started(&r));
+    assert!(
+        stderr(&r).contains("not owned by root or is writable by others"),
+        "{}",
+        stderr(&r)
+    );
+}
+
+#[test]
+fn annotations_labels_and_env_cannot_loosen_the_verdict() {
+    let image = lab().image("unsigned");
+    let loosen = [
+        "--annotation",
+        "oci-signature-hook.mode=warn",
+        "--annotation",
+        "io.kubernetes.cri-o.ImageName=127.0.0.1:1/lab/signed:v1",
+        "--label",
+        "oci-signature-hook.mode=warn",
+        "--env",
+        "OCI_SIGNATURE_HOOK_MODE=warn",
+    ];
+    let r = run_with(lab().podman(), &image, TRUSTED, &[], &loosen);
+    assert!(!started(&r));
+    assert!(r.records[0].contains("verdict=deny"), "{:?}", r.records);
 }

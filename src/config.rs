@@ -1,0 +1,115 @@
+//! The hook's own configuration file, `/etc/containers/oci-signature-hook.conf` (TOML), which an
+//! admin uses to set the mode without editing the hooks.d JSON:
+//!
+//! ```toml
+//! mode = "warn"   # or "enforce" (the default)
+//! ```
+//!
+//! Only a regular file owned by root and writable by nobody else is used: nothing a container's
+//! creator controls may loosen the verdict, and warn mode loosens it.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG: &str = "/etc/containers/oci-signature-hook.conf";
+const MAX_CONFIG_BYTES: u64 = 64 << 10;
+
+/// Enforce blocks a start the policy rejects; warn only records that it would have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Warn,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "enforce" => Ok(Mode::Enforce),
+            "warn" => Ok(Mode::Warn),
+            other => Err(format!("invalid mode {other:?} (enforce or warn)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub mode: Option<Mode>,
+}
+
+/// Reads the config at `path`. A missing file is the default config. A file that is not
+/// root-owned, is writable by others, or does not parse is an error: the caller then enforces.
+pub fn load(path: &Path) -> Result<Config, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(format!("cannot read {path:?}: {e}")),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {path:?}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{path:?} is not a regular file"));
+    }
+    if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{path:?} is not owned by root or is writable by others; ignoring it"
+        ));
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {path:?}: {e}"))?;
+    basic_toml::from_str(&text).map_err(|e| format!("invalid {path:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_mode() {
+        assert_eq!(
+            basic_toml::from_str::<Config>("mode = \"warn\"")
+                .unwrap()
+                .mode,
+            Some(Mode::Warn)
+        );
+        assert_eq!(
+            basic_toml::from_str::<Config>("").unwrap(),
+            Config::default()
+        );
+        assert!(basic_toml::from_str::<Config>("mode = \"off\"").is_err());
+        assert!(basic_toml::from_str::<Config>("other = 1").is_err());
+        assert_eq!("warn".parse::<Mode>(), Ok(Mode::Warn));
+        assert!("Warn".parse::<Mode>().is_err());
+    }
+
+    #[test]
+    fn only_a_root_owned_file_counts() {
+        let dir = std::env::temp_dir().join(format!("osh-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.conf");
+        std::fs::write(&p, "mode = \"warn\"\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let root = MetadataExt::uid(&std::fs::metadata(&p).unwrap()) == 0;
+        if root {
+            assert_eq!(load(&p).unwrap().mode, Some(Mode::Warn));
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        assert!(
+            load(&p).is_err(),
+            "group/world-writable or foreign-owned config must not count"
+        );
+        assert_eq!(load(&dir.join("missing.conf")).unwrap(), Config::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
