@@ -3,12 +3,12 @@
 # need. Does nothing when they are all present already.
 #   build:  libgpgme-dev libassuan-dev libgpg-error-dev (static .a files), pkg-config
 #   run:    gnupg (gpgme runs gpg)
-#   tests:  podman runc skopeo docker-registry busybox-static curl jq python3
+#   tests:  podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog
 set -euo pipefail
 
 packages=(
     pkg-config libgpgme-dev libassuan-dev libgpg-error-dev gnupg
-    podman runc skopeo docker-registry busybox-static curl jq python3
+    podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog
 )
 
 missing=()
