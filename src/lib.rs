@@ -147,7 +147,10 @@ fn evaluate(
             Err(e.to_string())
         }
     };
-    let (store, id) = match Store::from_bundle(&state.bundle, &state.id) {
+    let rootless = !is_root();
+    let (store, id) = match Store::from_bundle(&state.bundle, &state.id, rootless, || {
+        storage::conf::load(rootless)
+    }) {
         Ok(s) => s,
         Err(e) => return lenient(e, record),
     };
@@ -166,11 +169,13 @@ fn evaluate(
     let (reqs, scope) = policy.requirements_for(reference.as_ref());
     record.scope = scope.to_string();
     let image = if verify::needs_image(reqs) {
+        cross_check(&state.annotations, &container, None)?;
         let digest = reference.as_ref().and_then(Reference::digest);
         let image = store
             .image(&container.image_id, digest, deadline)
             .map_err(|e| e.to_string())?;
         record.manifest_digest = image.manifest_digest.clone();
+        cross_check(&state.annotations, &container, Some(&image))?;
         Some(image)
     } else {
         None
@@ -188,6 +193,49 @@ fn evaluate(
     };
     Ok(())
 }
+
+/// CRI-O's annotations name the container's image (SEMANTICS.md §10). Storage is the source of
+/// truth; when an annotation disagrees with it, something is wrong and the start is denied.
+fn cross_check(
+    annotations: &std::collections::HashMap<String, String>,
+    container: &storage::Container,
+    image: Option<&storage::Image>,
+) -> Result<(), String> {
+    let get = |k: &str| {
+        annotations
+            .get(k)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(r) = get(CRIO_IMAGE_REF) {
+        if r.strip_prefix("sha256:").unwrap_or(r) != container.image_id {
+            return Err(format!(
+                "annotation {CRIO_IMAGE_REF}={r} is not the container's image {}",
+                container.image_id
+            ));
+        }
+    }
+    if let (Some(u), Some(n)) = (get(CRIO_IMAGE), container.image_name.as_deref()) {
+        if u != n {
+            return Err(format!(
+                "annotation {CRIO_IMAGE}={u} is not the name the container was created from ({n})"
+            ));
+        }
+    }
+    if let (Some(n), Some(img)) = (get(CRIO_IMAGE_NAME), image) {
+        if !img.names.iter().any(|x| x == n) {
+            return Err(format!(
+                "annotation {CRIO_IMAGE_NAME}={n} is not a name of image {}",
+                img.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+const CRIO_IMAGE: &str = "io.kubernetes.cri-o.Image";
+const CRIO_IMAGE_NAME: &str = "io.kubernetes.cri-o.ImageName";
+const CRIO_IMAGE_REF: &str = "io.kubernetes.cri-o.ImageRef";
 
 /// The reference a container claims: the name it was created from, normalized, with `:latest` if
 /// it had no tag. `None` if it was created by image ID (or its name is not a reference).

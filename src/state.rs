@@ -2,6 +2,7 @@
 //!
 //! Ref: OCI runtime spec `runtime.md` ("State") and `config.md` ("POSIX-platform Hooks").
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -15,6 +16,9 @@ pub const MAX_STATE_BYTES: u64 = 1 << 20;
 pub struct ContainerState {
     pub id: String,
     pub bundle: PathBuf,
+    /// Set by the engine (CRI-O names the image in them) and, through it, by users: they may only
+    /// ever make a verdict stricter.
+    pub annotations: HashMap<String, String>,
 }
 
 /// Reads and checks the state from `r` (bounded).
@@ -45,6 +49,7 @@ pub fn read(r: impl Read) -> Result<ContainerState, String> {
     Ok(ContainerState {
         id: state.id().clone(),
         bundle: state.bundle().clone(),
+        annotations: state.annotations().clone().unwrap_or_default(),
     })
 }
 
@@ -55,13 +60,12 @@ mod tests {
     #[test]
     fn reads_a_runtime_state() {
         let s = br#"{"ociVersion":"1.0.2-dev","id":"abc","status":"created","pid":42,"bundle":"/b/userdata","annotations":{"a":"b"}}"#;
+        let st = read(&s[..]).unwrap();
         assert_eq!(
-            read(&s[..]).unwrap(),
-            ContainerState {
-                id: "abc".into(),
-                bundle: "/b/userdata".into()
-            }
+            (st.id.as_str(), st.bundle.to_str()),
+            ("abc", Some("/b/userdata"))
         );
+        assert_eq!(st.annotations.get("a").map(String::as_str), Some("b"));
     }
 
     #[test]

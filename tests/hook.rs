@@ -10,6 +10,7 @@ mod common;
 
 mod audit;
 mod bad_input;
+mod crio;
 mod differential;
 mod gpg;
 mod identity;

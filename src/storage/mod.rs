@@ -8,8 +8,10 @@
 //! Ref: containers/storage `store.go`, `images.go`, `containers.go`; containers/image
 //! `storage/storage_src.go`.
 
+pub mod conf;
 mod fs;
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::time::Instant;
 use base64::Engine;
 use serde::Deserialize;
 
+pub use conf::StorageConf;
 use fs::ReadLock;
 pub use fs::{Dir, LOCK_WAIT};
 
@@ -54,6 +57,16 @@ pub enum StorageError {
     UnknownImage(String),
     #[error("image {id}: {reason}")]
     Image { id: String, reason: String },
+    #[error("{0}")]
+    Conf(String),
+    #[error(
+        "bundle {bundle:?} is in neither a graph root nor the run root of {conf} ({runroot:?})"
+    )]
+    UnknownRunRoot {
+        bundle: PathBuf,
+        conf: String,
+        runroot: PathBuf,
+    },
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -64,8 +77,12 @@ pub struct Store {
     pub graphroot: PathBuf,
     pub driver: String,
     root: Dir,
+    /// Where container records may be: the bundle's own root (a run root with a transient
+    /// store), then the graph root.
+    container_dirs: Vec<PathBuf>,
+    conf: OnceCell<std::result::Result<StorageConf, String>>,
+    rootless: bool,
 }
-
 /// What the container's storage record says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
@@ -89,9 +106,15 @@ pub struct Image {
 }
 
 impl Store {
-    /// Finds the store and container ID from a podman bundle,
-    /// `<graphroot>/<driver>-containers/<id>/userdata`.
-    pub fn from_bundle(bundle: &Path, state_id: &str) -> Result<(Store, String)> {
+    /// Finds the store and container ID from a bundle, `<root>/<driver>-containers/<id>/userdata`.
+    /// Podman's `<root>` is the graph root. CRI-O's is the run root: the graph root is then the one
+    /// storage.conf pairs with that run root (`load_conf` reads storage.conf, only if needed).
+    pub fn from_bundle(
+        bundle: &Path,
+        state_id: &str,
+        rootless: bool,
+        load_conf: impl FnOnce() -> std::result::Result<StorageConf, String>,
+    ) -> Result<(Store, String)> {
         let bad = || StorageError::Bundle(bundle.to_path_buf());
         if !bundle.is_absolute() || bundle.file_name().and_then(|n| n.to_str()) != Some("userdata")
         {
@@ -109,23 +132,72 @@ impl Store {
             .and_then(|n| n.strip_suffix("-containers"))
             .filter(|d| !d.is_empty())
             .ok_or_else(bad)?;
-        let graphroot = containers_dir.parent().ok_or_else(bad)?;
+        let base = containers_dir.parent().ok_or_else(bad)?;
         if id != state_id {
             return Err(StorageError::IdMismatch {
                 state: state_id.into(),
                 bundle: id.into(),
             });
         }
-        let root = Dir::open(graphroot).map_err(|source| StorageError::Read {
-            path: graphroot.to_path_buf(),
+        let conf = OnceCell::new();
+        let graphroot = if base.join(format!("{driver}-images")).is_dir() {
+            base.to_path_buf()
+        } else {
+            let c = conf
+                .get_or_init(load_conf)
+                .clone()
+                .map_err(StorageError::Conf)?;
+            let (default_run, default_graph) = default_roots(rootless);
+            let runroot = c.runroot.clone().or(default_run).unwrap_or_default();
+            let conf_name = c
+                .path
+                .as_ref()
+                .map(|p| format!("{p:?}"))
+                .unwrap_or_else(|| "the storage defaults".into());
+            if !conf::same_dir(base, &runroot) {
+                return Err(StorageError::UnknownRunRoot {
+                    bundle: bundle.to_path_buf(),
+                    conf: conf_name,
+                    runroot,
+                });
+            }
+            c.graphroot
+                .clone()
+                .or(default_graph)
+                .ok_or(StorageError::UnknownRunRoot {
+                    bundle: bundle.to_path_buf(),
+                    conf: conf_name,
+                    runroot,
+                })?
+        };
+        let root = Dir::open(&graphroot).map_err(|source| StorageError::Read {
+            path: graphroot.clone(),
             source,
         })?;
+        let mut container_dirs = vec![containers_dir.to_path_buf()];
+        let in_graphroot = graphroot.join(format!("{driver}-containers"));
+        if !conf::same_dir(&in_graphroot, containers_dir) {
+            container_dirs.push(in_graphroot);
+        }
         let store = Store {
-            graphroot: graphroot.to_path_buf(),
+            graphroot,
             driver: driver.to_string(),
             root,
+            container_dirs,
+            conf,
+            rootless,
         };
         Ok((store, id.to_string()))
+    }
+
+    /// storage.conf, read once; the loader given to `from_bundle` is used only for a run-root
+    /// bundle, so a podman store reads it here, on first need.
+    fn conf(&self) -> Result<&StorageConf> {
+        let rootless = self.rootless;
+        self.conf
+            .get_or_init(|| conf::load(rootless))
+            .as_ref()
+            .map_err(|e| StorageError::Conf(e.clone()))
     }
 
     fn subdir(&self, name: &str) -> Result<Dir> {
@@ -135,51 +207,30 @@ impl Store {
         })
     }
 
-    /// Reads the container's record (under the containers lock).
+    /// Reads the container's record (under the containers lock of each place it may be in).
     pub fn container(&self, id: &str, deadline: Instant) -> Result<Container> {
-        let dir = self.subdir(&format!("{}-containers", self.driver))?;
-        let _lock = lock(&dir, "containers.lock", deadline)?;
-        for file in ["containers.json", "volatile-containers.json"] {
-            let bytes = match dir.read(file, MAX_INDEX_BYTES) {
-                Ok(b) => b,
+        for path in &self.container_dirs {
+            let dir = match Dir::open(path) {
+                Ok(d) => d,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(source) => {
                     return Err(StorageError::Read {
-                        path: dir.path().join(file),
+                        path: path.clone(),
                         source,
                     })
                 }
             };
-            let parse_err = |reason: String| StorageError::Parse {
-                path: dir.path().join(file),
-                reason,
-            };
-            let records: Vec<ContainerRecord> =
-                serde_json::from_slice(&bytes).map_err(|e| parse_err(e.to_string()))?;
-            let Some(rec) = records.into_iter().find(|c| c.id == id) else {
-                continue;
-            };
-            if rec.image.is_empty() {
-                return Err(StorageError::NoImage(id.into()));
+            if let Some(c) = find_container(&dir, id, deadline)? {
+                return Ok(c);
             }
-            let meta: ContainerMetadata = if rec.metadata.is_empty() {
-                ContainerMetadata::default()
-            } else {
-                serde_json::from_str(&rec.metadata)
-                    .map_err(|e| parse_err(format!("container {id} metadata: {e}")))?
-            };
-            return Ok(Container {
-                id: rec.id,
-                image_id: rec.image,
-                image_name: meta.image_name.filter(|n| !n.is_empty()),
-            });
         }
         Err(StorageError::UnknownContainer(id.into()))
     }
 
     /// Reads image `id`: its record, the manifest the container runs and that manifest's
     /// signatures, all under one images lock. `want_digest` is the digest of the reference the
-    /// container was created from, if it had one.
+    /// container was created from, if it had one. The graph root's image store is searched first,
+    /// then each of storage.conf's `additionalimagestores`, as containers/storage does.
     pub fn image(&self, id: &str, want_digest: Option<&str>, deadline: Instant) -> Result<Image> {
         if id.len() != 64
             || !id
@@ -191,30 +242,116 @@ impl Store {
                 reason: "invalid image ID".into(),
             });
         }
-        let dir = self.subdir(&format!("{}-images", self.driver))?;
-        let _lock = lock(&dir, "images.lock", deadline)?;
-        let path = dir.path().join("images.json");
-        let bytes =
-            dir.read("images.json", MAX_INDEX_BYTES)
-                .map_err(|source| StorageError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-        let records: Vec<ImageRecord> =
-            serde_json::from_slice(&bytes).map_err(|e| StorageError::Parse {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        let rec = records
-            .into_iter()
-            .find(|i| i.id == id)
-            .ok_or_else(|| StorageError::UnknownImage(id.into()))?;
-        let image_dir = dir.dir(id).map_err(|source| StorageError::Read {
-            path: dir.path().join(id),
-            source,
-        })?;
-        read_image(&image_dir, rec, want_digest)
+        let images = format!("{}-images", self.driver);
+        let dir = self.subdir(&images)?;
+        if let Some(img) = image_in(&dir, id, want_digest, deadline)? {
+            return Ok(img);
+        }
+        for store in &self.conf()?.additional_image_stores {
+            let dir = match Dir::open(&store.join(&images)) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(StorageError::Read {
+                        path: store.join(&images),
+                        source,
+                    })
+                }
+            };
+            if let Some(img) = image_in(&dir, id, want_digest, deadline)? {
+                return Ok(img);
+            }
+        }
+        Err(StorageError::UnknownImage(id.into()))
     }
+}
+
+/// The built-in run and graph roots (`containers-storage.conf(5)`).
+fn default_roots(rootless: bool) -> (Option<PathBuf>, Option<PathBuf>) {
+    if !rootless {
+        return (
+            Some("/run/containers/storage".into()),
+            Some("/var/lib/containers/storage".into()),
+        );
+    }
+    let run = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(|d| PathBuf::from(d).join("containers"));
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    (run, data.map(|d| d.join("containers/storage")))
+}
+
+/// The container's record in one containers directory, if it is there.
+fn find_container(dir: &Dir, id: &str, deadline: Instant) -> Result<Option<Container>> {
+    let _lock = lock(dir, "containers.lock", deadline)?;
+    for file in ["containers.json", "volatile-containers.json"] {
+        let bytes = match dir.read(file, MAX_INDEX_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(StorageError::Read {
+                    path: dir.path().join(file),
+                    source,
+                })
+            }
+        };
+        let parse_err = |reason: String| StorageError::Parse {
+            path: dir.path().join(file),
+            reason,
+        };
+        let records: Vec<ContainerRecord> =
+            serde_json::from_slice(&bytes).map_err(|e| parse_err(e.to_string()))?;
+        let Some(rec) = records.into_iter().find(|c| c.id == id) else {
+            continue;
+        };
+        if rec.image.is_empty() {
+            return Err(StorageError::NoImage(id.into()));
+        }
+        let meta: ContainerMetadata = if rec.metadata.is_empty() {
+            ContainerMetadata::default()
+        } else {
+            serde_json::from_str(&rec.metadata)
+                .map_err(|e| parse_err(format!("container {id} metadata: {e}")))?
+        };
+        return Ok(Some(Container {
+            id: rec.id,
+            image_id: rec.image,
+            image_name: meta.image_name.filter(|n| !n.is_empty()),
+        }));
+    }
+    Ok(None)
+}
+
+/// Image `id` from one image store, if it is there.
+fn image_in(
+    dir: &Dir,
+    id: &str,
+    want_digest: Option<&str>,
+    deadline: Instant,
+) -> Result<Option<Image>> {
+    let _lock = lock(dir, "images.lock", deadline)?;
+    let path = dir.path().join("images.json");
+    let bytes = match dir.read("images.json", MAX_INDEX_BYTES) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StorageError::Read { path, source }),
+    };
+    let records: Vec<ImageRecord> =
+        serde_json::from_slice(&bytes).map_err(|e| StorageError::Parse {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    let Some(rec) = records.into_iter().find(|i| i.id == id) else {
+        return Ok(None);
+    };
+    let image_dir = dir.dir(id).map_err(|source| StorageError::Read {
+        path: dir.path().join(id),
+        source,
+    })?;
+    read_image(&image_dir, rec, want_digest).map(Some)
 }
 
 fn lock(dir: &Dir, name: &str, deadline: Instant) -> Result<Option<ReadLock>> {

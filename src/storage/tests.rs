@@ -57,7 +57,9 @@ impl Tree {
     }
 
     fn store(&self, cid: &str) -> Store {
-        Store::from_bundle(&self.bundle(cid), cid).unwrap().0
+        Store::from_bundle(&self.bundle(cid), cid, false, no_conf)
+            .unwrap()
+            .0
     }
 
     /// One image with a manifest and `sigs` concatenated as its signatures.
@@ -75,6 +77,11 @@ impl Tree {
             serde_json::to_string(&meta).unwrap()
         )
     }
+}
+
+/// storage.conf for tests that must not need it.
+fn no_conf() -> std::result::Result<StorageConf, String> {
+    Err("storage.conf must not be needed here".into())
 }
 
 fn soon() -> Instant {
@@ -101,7 +108,7 @@ fn big_data_file_names_follow_containers_storage() {
 fn bundle_path_gives_root_driver_and_id() {
     let t = Tree::new("bundle");
     let cid = hex64('c');
-    let (s, id) = Store::from_bundle(&t.bundle(&cid), &cid).unwrap();
+    let (s, id) = Store::from_bundle(&t.bundle(&cid), &cid, false, no_conf).unwrap();
     assert_eq!(
         (s.graphroot.as_path(), s.driver.as_str(), id.as_str()),
         (t.root.as_path(), "vfs", cid.as_str())
@@ -113,10 +120,13 @@ fn bundle_path_gives_root_driver_and_id() {
         "/vfs-containers/x/userdata2",
         "/r/-containers/x/userdata",
     ] {
-        assert!(Store::from_bundle(Path::new(bad), "x").is_err(), "{bad}");
+        assert!(
+            Store::from_bundle(Path::new(bad), "x", false, no_conf).is_err(),
+            "{bad}"
+        );
     }
     assert!(matches!(
-        Store::from_bundle(&t.bundle(&cid), "other"),
+        Store::from_bundle(&t.bundle(&cid), "other", false, no_conf),
         Err(StorageError::IdMismatch { .. })
     ));
 }

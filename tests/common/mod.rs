@@ -74,6 +74,11 @@ impl Lab {
     /// podman on a vfs store of its own under `dir`, with the lab's registry and registries.d (so
     /// that pulls store signatures).
     pub fn vfs_podman(&self, dir: &Path) -> Command {
+        self.private_podman(dir, "vfs")
+    }
+
+    /// `vfs_podman` with another storage driver.
+    pub fn private_podman(&self, dir: &Path, driver: &str) -> Command {
         let mut c = Command::new("podman");
         c.env("CONTAINERS_CONF", self.get("CONTAINERS_CONF"))
             .env(
@@ -86,7 +91,7 @@ impl Lab {
             .arg(dir.join("root"))
             .arg("--runroot")
             .arg(dir.join("run"))
-            .args(["--storage-driver", "vfs"]);
+            .args(["--storage-driver", driver]);
         c
     }
 
@@ -162,9 +167,15 @@ impl Drop for Scratch {
 
 /// Runs the hook binary with `args` and `stdin`, with `TMPDIR` set to `tmp`.
 pub fn run_hook(args: &[&str], stdin: &[u8], tmp: &Path) -> Output {
+    run_hook_env(args, stdin, tmp, &[])
+}
+
+/// `run_hook` with more environment variables.
+pub fn run_hook_env(args: &[&str], stdin: &[u8], tmp: &Path, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(hook_path())
         .args(args)
         .env("TMPDIR", tmp)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
