@@ -186,7 +186,7 @@ fn evaluate(
         signatures: &i.signatures,
     });
     verify::evaluate(reqs, subject, verifier)
-        .map_err(|(req, reason)| format!("{}: {reason}", req.type_name()))?;
+        .map_err(|f| format!("{}: {}", f.requirement.type_name(), f.reason))?;
     record.reason = match reqs {
         [Requirement::InsecureAcceptAnything] => "insecureAcceptAnything".into(),
         _ => "every requirement is satisfied".into(),

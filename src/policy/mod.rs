@@ -10,7 +10,7 @@ mod parse;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use identity::IdentityRule;
+pub use identity::{IdentityError, IdentityRule};
 
 use crate::reference::{docker_namespaces, Reference};
 

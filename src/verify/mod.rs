@@ -10,7 +10,7 @@ pub mod gpg;
 use std::io::Read;
 use std::path::Path;
 
-use crate::policy::{IdentityRule, KeySource, KeyType, Requirement};
+use crate::policy::{IdentityError, IdentityRule, KeySource, KeyType, Requirement};
 use crate::reference::Reference;
 use crate::signature::{self, Signature};
 
@@ -64,39 +64,86 @@ pub fn needs_image(reqs: &[Requirement]) -> bool {
     )
 }
 
+/// Why one signature was not accepted, in the order the checks run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigFailure {
+    /// Not one good signature by a trusted key (gpgme's verdict).
+    Crypto(String),
+    /// Verified, but the payload is not a valid simple-signing payload.
+    Payload(String),
+    /// Verified, but for another manifest.
+    Digest { signer: String, signed: String },
+    /// Verified and for this manifest, but the identity is not accepted.
+    Identity {
+        signer: String,
+        signed: String,
+        error: IdentityError,
+    },
+}
+
+impl std::fmt::Display for SigFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigFailure::Crypto(e) => f.write_str(e),
+            SigFailure::Payload(e) => write!(f, "invalid signature payload: {e}"),
+            SigFailure::Digest { signer, signed } => {
+                write!(
+                    f,
+                    "signature by {signer} is for manifest {signed}, not for this image's manifest"
+                )
+            }
+            SigFailure::Identity { error, .. } => write!(f, "{error}"),
+        }
+    }
+}
+
+/// Why a requirement list denied an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure<'r> {
+    pub requirement: &'r Requirement,
+    pub reason: String,
+    /// For `signedBy`: why each signature was rejected (empty if none was examined).
+    pub signatures: Vec<SigFailure>,
+}
+
 /// Checks every requirement in order; the first that fails, and why, is the reason to deny.
 /// `subject` may be `None` only when `needs_image` is false.
 pub fn evaluate<'r>(
     reqs: &'r [Requirement],
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
-) -> Result<(), (&'r Requirement, String)> {
+) -> Result<(), Failure<'r>> {
     for req in reqs {
-        check(req, subject, verifier).map_err(|reason| (req, reason))?;
+        check(req, subject, verifier).map_err(|(reason, signatures)| Failure {
+            requirement: req,
+            reason,
+            signatures,
+        })?;
     }
     Ok(())
 }
+
+type Denied = (String, Vec<SigFailure>);
 
 fn check(
     req: &Requirement,
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
-) -> Result<(), String> {
+) -> Result<(), Denied> {
+    let plain = |s: &str| Err((s.to_string(), Vec::new()));
     match req {
         Requirement::InsecureAcceptAnything => Ok(()),
-        Requirement::Reject => Err("the policy rejects every image in this scope".into()),
-        Requirement::SignedBaseLayer => Err("not implemented (by containers/image either)".into()),
-        Requirement::SigstoreSigned { .. } => {
-            Err("sigstore signatures are not supported yet".into())
-        }
+        Requirement::Reject => plain("the policy rejects every image in this scope"),
+        Requirement::SignedBaseLayer => plain("not implemented (by containers/image either)"),
+        Requirement::SigstoreSigned { .. } => plain("sigstore signatures are not supported yet"),
         Requirement::SignedBy {
             key_type,
             keys,
             identity,
-        } => {
-            let subject = subject.ok_or("internal error: the image was not read")?;
-            signed_by(*key_type, keys, identity, subject, verifier)
-        }
+        } => match subject {
+            None => plain("internal error: the image was not read"),
+            Some(subject) => signed_by(*key_type, keys, identity, subject, verifier),
+        },
     }
 }
 
@@ -106,7 +153,8 @@ fn signed_by(
     identity: &IdentityRule,
     subject: Subject<'_>,
     verifier: &dyn Verifier,
-) -> Result<(), String> {
+) -> Result<(), Denied> {
+    let plain = |s: String| (s, Vec::new());
     let sigs: Vec<&[u8]> = subject
         .signatures
         .iter()
@@ -116,33 +164,42 @@ fn signed_by(
         })
         .collect();
     if sigs.is_empty() {
-        return Err("no signature exists (a signature by a trusted key was required)".into());
-    }
-    if key_type != KeyType::GpgKeys {
-        return Err(format!(
-            "keyType {:?} is not implemented",
-            key_type.as_str()
+        return Err(plain(
+            "no signature exists (a signature by a trusted key was required)".into(),
         ));
     }
-    let blobs = load_keys(keys)?;
-    let mut ring = verifier.open(&blobs)?;
-    if ring.key_count() == 0 {
-        return Err("no public keys imported from the policy's key source".into());
+    if key_type != KeyType::GpgKeys {
+        return Err(plain(format!(
+            "keyType {:?} is not implemented",
+            key_type.as_str()
+        )));
     }
-    let mut reasons = Vec::new();
+    let blobs = load_keys(keys).map_err(plain)?;
+    let mut ring = verifier.open(&blobs).map_err(plain)?;
+    if ring.key_count() == 0 {
+        return Err(plain(
+            "no public keys imported from the policy's key source".into(),
+        ));
+    }
+    let mut failures = Vec::new();
     for sig in &sigs {
         match accept(ring.as_mut(), sig, identity, subject) {
             Ok(()) => return Ok(()),
-            Err(reason) => reasons.push(reason),
+            Err(f) => failures.push(f),
         }
     }
-    Err(match reasons.len() {
-        1 => reasons.remove(0),
-        n => format!(
-            "none of the {n} signatures was accepted: {}",
-            reasons.join("; ")
+    let reason = match failures.as_slice() {
+        [one] => one.to_string(),
+        all => format!(
+            "none of the {} signatures was accepted: {}",
+            all.len(),
+            all.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
-    })
+    };
+    Err((reason, failures))
 }
 
 /// One signature: cryptography and key, then payload, then manifest digest, then identity.
@@ -151,19 +208,22 @@ fn accept(
     sig: &[u8],
     identity: &IdentityRule,
     subject: Subject<'_>,
-) -> Result<(), String> {
-    let verified = ring.verify(sig)?;
-    let payload = signature::parse_payload(&verified.payload)
-        .map_err(|e| format!("invalid signature payload: {e}"))?;
+) -> Result<(), SigFailure> {
+    let verified = ring.verify(sig).map_err(SigFailure::Crypto)?;
+    let payload = signature::parse_payload(&verified.payload).map_err(SigFailure::Payload)?;
     if payload.manifest_digest != subject.manifest_digest {
-        return Err(format!(
-            "signature by {} is for manifest {}, not for this image's manifest",
-            verified.signer, payload.manifest_digest
-        ));
+        return Err(SigFailure::Digest {
+            signer: verified.signer,
+            signed: payload.manifest_digest,
+        });
     }
     identity
         .check(subject.reference, &payload.docker_reference)
-        .map_err(|e| e.to_string())
+        .map_err(|error| SigFailure::Identity {
+            signer: verified.signer,
+            signed: payload.docker_reference,
+            error,
+        })
 }
 
 fn load_keys(keys: &KeySource) -> Result<Vec<Vec<u8>>, String> {

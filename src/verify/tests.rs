@@ -65,7 +65,7 @@ fn eval(json: &str, sigs: &[Signature]) -> Result<(), String> {
         signatures: sigs,
     };
     let reqs = reqs(json);
-    evaluate(&reqs, Some(subject), &Fake).map_err(|(_, reason)| reason)
+    evaluate(&reqs, Some(subject), &Fake).map_err(|f| f.reason)
 }
 
 fn key_data(name: &str) -> String {
@@ -179,8 +179,8 @@ fn every_requirement_must_pass_and_the_first_failure_stops() {
     assert!(eval(&both, &good).unwrap_err().contains("rejects"));
     let reqs =
         reqs(r#"[{"type":"reject"},{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]"#);
-    let (failed, _) = evaluate(&reqs, None, &Fake).unwrap_err();
-    assert_eq!(*failed, Requirement::Reject);
+    let failed = evaluate(&reqs, None, &Fake).unwrap_err();
+    assert_eq!(*failed.requirement, Requirement::Reject);
     assert_eq!(
         eval(
             r#"[{"type":"insecureAcceptAnything"},{"type":"insecureAcceptAnything"}]"#,
