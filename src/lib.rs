@@ -321,6 +321,7 @@ mod tests {
     fn container(name: Option<&str>) -> storage::Container {
         storage::Container {
             id: "c".into(),
+            names: vec![],
             image_id: "ab".repeat(32),
             image_name: name.map(String::from),
         }

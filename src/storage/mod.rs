@@ -87,6 +87,8 @@ pub struct Store {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
     pub id: String,
+    /// Its names (podman's `--name`).
+    pub names: Vec<String>,
     pub image_id: String,
     /// The reference the container was created from (podman's and CRI-O's `image-name`).
     pub image_name: Option<String>,
@@ -103,6 +105,16 @@ pub struct Image {
     /// `sha256:` of `manifest`, the digest a signature must name.
     pub manifest_digest: String,
     pub signatures: Vec<Signature>,
+    /// A signatures blob is stored but no sizes are: a later unsigned pull or copy of the same
+    /// image replaced the signatures (containers/image keeps the old blob).
+    pub replaced_signatures: bool,
+}
+
+/// An image as listed in an image store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSummary {
+    pub id: String,
+    pub names: Vec<String>,
 }
 
 impl Store {
@@ -188,6 +200,80 @@ impl Store {
             rootless,
         };
         Ok((store, id.to_string()))
+    }
+
+    /// Opens the store at `graphroot` with `driver` directly (for `check`); container records are
+    /// also searched under `runroot` (transient stores).
+    pub fn open(
+        graphroot: &Path,
+        runroot: Option<&Path>,
+        driver: &str,
+        rootless: bool,
+    ) -> Result<Store> {
+        let root = Dir::open(graphroot).map_err(|source| StorageError::Read {
+            path: graphroot.to_path_buf(),
+            source,
+        })?;
+        let mut container_dirs = vec![graphroot.join(format!("{driver}-containers"))];
+        container_dirs.extend(runroot.map(|r| r.join(format!("{driver}-containers"))));
+        Ok(Store {
+            graphroot: graphroot.to_path_buf(),
+            driver: driver.to_string(),
+            root,
+            container_dirs,
+            conf: OnceCell::new(),
+            rootless,
+        })
+    }
+
+    /// Every container record, from every place containers may be.
+    pub fn containers(&self, deadline: Instant) -> Result<Vec<Container>> {
+        let mut out: Vec<Container> = Vec::new();
+        for path in &self.container_dirs {
+            let dir = match Dir::open(path) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(StorageError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+                }
+            };
+            for c in all_containers(&dir, deadline)? {
+                if !out.iter().any(|o| o.id == c.id) {
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every image in the graph root's store and the additional stores (first one wins).
+    pub fn images(&self, deadline: Instant) -> Result<Vec<ImageSummary>> {
+        let images = format!("{}-images", self.driver);
+        let mut dirs = vec![self.graphroot.join(&images)];
+        if let Ok(c) = self.conf() {
+            dirs.extend(c.additional_image_stores.iter().map(|s| s.join(&images)));
+        }
+        let mut out: Vec<ImageSummary> = Vec::new();
+        for path in dirs {
+            let dir = match Dir::open(&path) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(StorageError::Read { path, source }),
+            };
+            let _lock = lock(&dir, "images.lock", deadline)?;
+            for rec in image_records(&dir)? {
+                if !out.iter().any(|o| o.id == rec.id) {
+                    out.push(ImageSummary {
+                        id: rec.id,
+                        names: rec.names,
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// storage.conf, read once; the loader given to `from_bundle` is used only for a run-root
@@ -287,42 +373,78 @@ fn default_roots(rootless: bool) -> (Option<PathBuf>, Option<PathBuf>) {
 /// The container's record in one containers directory, if it is there.
 fn find_container(dir: &Dir, id: &str, deadline: Instant) -> Result<Option<Container>> {
     let _lock = lock(dir, "containers.lock", deadline)?;
+    let Some((rec, path)) = container_records(dir)?
+        .into_iter()
+        .find(|(c, _)| c.id == id)
+    else {
+        return Ok(None);
+    };
+    if rec.image.is_empty() {
+        return Err(StorageError::NoImage(id.into()));
+    }
+    container_of(rec, &path).map(Some)
+}
+
+/// The records of one image store's images.json (none if it has no such file).
+fn image_records(dir: &Dir) -> Result<Vec<ImageRecord>> {
+    let path = dir.path().join("images.json");
+    let bytes = match dir.read("images.json", MAX_INDEX_BYTES) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(StorageError::Read { path, source }),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| StorageError::Parse {
+        path,
+        reason: e.to_string(),
+    })
+}
+
+/// Every container record in one containers directory.
+fn all_containers(dir: &Dir, deadline: Instant) -> Result<Vec<Container>> {
+    let _lock = lock(dir, "containers.lock", deadline)?;
+    container_records(dir)?
+        .into_iter()
+        .filter(|(r, _)| !r.image.is_empty())
+        .map(|(r, path)| container_of(r, &path))
+        .collect()
+}
+
+/// The records of containers.json and volatile-containers.json, each with its file.
+fn container_records(dir: &Dir) -> Result<Vec<(ContainerRecord, PathBuf)>> {
+    let mut out = Vec::new();
     for file in ["containers.json", "volatile-containers.json"] {
+        let path = dir.path().join(file);
         let bytes = match dir.read(file, MAX_INDEX_BYTES) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => {
-                return Err(StorageError::Read {
-                    path: dir.path().join(file),
-                    source,
-                })
-            }
-        };
-        let parse_err = |reason: String| StorageError::Parse {
-            path: dir.path().join(file),
-            reason,
+            Err(source) => return Err(StorageError::Read { path, source }),
         };
         let records: Vec<ContainerRecord> =
-            serde_json::from_slice(&bytes).map_err(|e| parse_err(e.to_string()))?;
-        let Some(rec) = records.into_iter().find(|c| c.id == id) else {
-            continue;
-        };
-        if rec.image.is_empty() {
-            return Err(StorageError::NoImage(id.into()));
-        }
-        let meta: ContainerMetadata = if rec.metadata.is_empty() {
-            ContainerMetadata::default()
-        } else {
-            serde_json::from_str(&rec.metadata)
-                .map_err(|e| parse_err(format!("container {id} metadata: {e}")))?
-        };
-        return Ok(Some(Container {
-            id: rec.id,
-            image_id: rec.image,
-            image_name: meta.image_name.filter(|n| !n.is_empty()),
-        }));
+            serde_json::from_slice(&bytes).map_err(|e| StorageError::Parse {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        out.extend(records.into_iter().map(|r| (r, path.clone())));
     }
-    Ok(None)
+    Ok(out)
+}
+
+/// A container record with its metadata decoded.
+fn container_of(rec: ContainerRecord, path: &Path) -> Result<Container> {
+    let meta: ContainerMetadata = if rec.metadata.is_empty() {
+        ContainerMetadata::default()
+    } else {
+        serde_json::from_str(&rec.metadata).map_err(|e| StorageError::Parse {
+            path: path.to_path_buf(),
+            reason: format!("container {} metadata: {e}", rec.id),
+        })?
+    };
+    Ok(Container {
+        id: rec.id,
+        names: rec.names,
+        image_id: rec.image,
+        image_name: meta.image_name.filter(|n| !n.is_empty()),
+    })
 }
 
 /// Image `id` from one image store, if it is there.
@@ -333,18 +455,7 @@ fn image_in(
     deadline: Instant,
 ) -> Result<Option<Image>> {
     let _lock = lock(dir, "images.lock", deadline)?;
-    let path = dir.path().join("images.json");
-    let bytes = match dir.read("images.json", MAX_INDEX_BYTES) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(StorageError::Read { path, source }),
-    };
-    let records: Vec<ImageRecord> =
-        serde_json::from_slice(&bytes).map_err(|e| StorageError::Parse {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    let Some(rec) = records.into_iter().find(|i| i.id == id) else {
+    let Some(rec) = image_records(dir)?.into_iter().find(|i| i.id == id) else {
         return Ok(None);
     };
     let image_dir = dir.dir(id).map_err(|source| StorageError::Read {
@@ -466,6 +577,8 @@ fn read_image(dir: &Dir, rec: ImageRecord, want_digest: Option<&str>) -> Result<
         read(&key, MAX_SIGNATURES_BYTES)?
     };
     let signatures = signature::split(&blob, &sizes).map_err(|e| err(e.to_string()))?;
+    let replaced_signatures =
+        sizes.is_empty() && has(&key) && rec.big_data_sizes.get(&key).is_some_and(|&n| n > 0);
 
     Ok(Image {
         id: rec.id,
@@ -474,6 +587,7 @@ fn read_image(dir: &Dir, rec: ImageRecord, want_digest: Option<&str>) -> Result<
         manifest,
         manifest_digest,
         signatures,
+        replaced_signatures,
     })
 }
 
@@ -494,6 +608,8 @@ pub fn big_data_file_name(key: &str) -> String {
 #[derive(Deserialize)]
 struct ContainerRecord {
     id: String,
+    #[serde(default)]
+    names: Vec<String>,
     #[serde(default)]
     image: String,
     #[serde(default)]
@@ -519,6 +635,8 @@ struct ImageRecord {
     big_data_names: Vec<String>,
     #[serde(rename = "big-data-digests", default)]
     big_data_digests: HashMap<String, String>,
+    #[serde(rename = "big-data-sizes", default)]
+    big_data_sizes: HashMap<String, i64>,
 }
 
 /// containers/image's image metadata (`storageImageMetadata`).
