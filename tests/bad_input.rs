@@ -59,7 +59,21 @@ fn a_missing_or_foreign_bundle_is_blocked() {
             &policy,
             &state(&format!("/nonexistent/overlay-containers/{id}/userdata")),
         ),
-        "cannot read",
+        "is in neither a graph root nor the run root",
+    );
+    // A graph root (it has the driver's image directory) without a containers.json: an empty
+    // store, as containers/storage reads it.
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("overlay-images")).expect("mkdir");
+    denied(
+        &hook_verdict(
+            &policy,
+            &state(&format!(
+                "{}/overlay-containers/{id}/userdata",
+                root.display()
+            )),
+        ),
+        "is not in containers/storage",
     );
     denied(
         &hook_verdict(&policy, &state("/tmp")),
