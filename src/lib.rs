@@ -166,32 +166,107 @@ fn evaluate(
         (None, None) => String::new(),
     };
 
-    let (reqs, scope) = policy.requirements_for(reference.as_ref());
-    record.scope = scope.to_string();
-    let image = if verify::needs_image(reqs) {
-        cross_check(&state.annotations, &container, None)?;
-        let digest = reference.as_ref().and_then(Reference::digest);
-        let image = store
-            .image(&container.image_id, digest, deadline)
-            .map_err(|e| e.to_string())?;
-        record.manifest_digest = image.manifest_digest.clone();
-        cross_check(&state.annotations, &container, Some(&image))?;
-        Some(image)
-    } else {
-        None
-    };
+    let check_image = |image: &storage::Image| cross_check(&state.annotations, &container, image);
+    let j = judge(
+        &policy,
+        &store,
+        reference.as_ref(),
+        &container.image_id,
+        deadline,
+        verifier,
+        &check_image,
+    );
+    record.scope = j.scope.to_string();
+    record.manifest_digest = j
+        .image
+        .as_ref()
+        .map(|i| i.manifest_digest.clone())
+        .unwrap_or_default();
+    record.reason = j.outcome.map_err(|d| d.reason)?;
+    Ok(())
+}
+
+/// The policy's verdict on one image under the reference it is claimed by.
+#[derive(Debug)]
+pub struct Judgement<'p> {
+    pub scope: policy::Scope,
+    /// The image, if a requirement needed it and it could be read.
+    pub image: Option<storage::Image>,
+    /// Why it is allowed, or why not.
+    pub outcome: Result<String, Denial<'p>>,
+}
+
+/// Why an image is denied.
+#[derive(Debug)]
+pub struct Denial<'p> {
+    /// `requirement: reason`, or just the reason for an error before any requirement.
+    pub reason: String,
+    pub requirement: Option<&'p Requirement>,
+    /// For `signedBy`: why each signature was rejected.
+    pub signatures: Vec<verify::SigFailure>,
+}
+
+impl Denial<'_> {
+    fn error(reason: String) -> Self {
+        Denial {
+            reason,
+            requirement: None,
+            signatures: Vec::new(),
+        }
+    }
+}
+
+/// Evaluates `policy` for image `image_id` claimed as `reference`, reading the image only if a
+/// requirement needs it; `check_image` may veto the image once read.
+pub fn judge<'p>(
+    policy: &'p Policy,
+    store: &Store,
+    reference: Option<&Reference>,
+    image_id: &str,
+    deadline: Instant,
+    verifier: &dyn Verifier,
+    check_image: &dyn Fn(&storage::Image) -> Result<(), String>,
+) -> Judgement<'p> {
+    let (reqs, scope) = policy.requirements_for(reference);
+    let mut image = None;
+    if verify::needs_image(reqs) {
+        let digest = reference.and_then(Reference::digest);
+        match store
+            .image(image_id, digest, deadline)
+            .map_err(|e| e.to_string())
+            .and_then(|i| check_image(&i).map(|()| i))
+        {
+            Ok(i) => image = Some(i),
+            Err(e) => {
+                return Judgement {
+                    scope,
+                    image: None,
+                    outcome: Err(Denial::error(e)),
+                }
+            }
+        }
+    }
     let subject = image.as_ref().map(|i| Subject {
-        reference: reference.as_ref(),
+        reference,
         manifest_digest: &i.manifest_digest,
         signatures: &i.signatures,
     });
-    verify::evaluate(reqs, subject, verifier)
-        .map_err(|f| format!("{}: {}", f.requirement.type_name(), f.reason))?;
-    record.reason = match reqs {
-        [Requirement::InsecureAcceptAnything] => "insecureAcceptAnything".into(),
-        _ => "every requirement is satisfied".into(),
+    let outcome = match verify::evaluate(reqs, subject, verifier) {
+        Ok(()) => Ok(match reqs {
+            [Requirement::InsecureAcceptAnything] => "insecureAcceptAnything".to_string(),
+            _ => "every requirement is satisfied".to_string(),
+        }),
+        Err(f) => Err(Denial {
+            reason: format!("{}: {}", f.requirement.type_name(), f.reason),
+            requirement: Some(f.requirement),
+            signatures: f.signatures,
+        }),
     };
-    Ok(())
+    Judgement {
+        scope,
+        image,
+        outcome,
+    }
 }
 
 /// CRI-O's annotations name the container's image (SEMANTICS.md §10). Storage is the source of
@@ -199,7 +274,7 @@ fn evaluate(
 fn cross_check(
     annotations: &std::collections::HashMap<String, String>,
     container: &storage::Container,
-    image: Option<&storage::Image>,
+    image: &storage::Image,
 ) -> Result<(), String> {
     let get = |k: &str| {
         annotations
@@ -222,11 +297,11 @@ fn cross_check(
             ));
         }
     }
-    if let (Some(n), Some(img)) = (get(CRIO_IMAGE_NAME), image) {
-        if !img.names.iter().any(|x| x == n) {
+    if let Some(n) = get(CRIO_IMAGE_NAME) {
+        if !image.names.iter().any(|x| x == n) {
             return Err(format!(
                 "annotation {CRIO_IMAGE_NAME}={n} is not a name of image {}",
-                img.id
+                image.id
             ));
         }
     }
