@@ -9,6 +9,7 @@ use crate::config::Mode;
 
 pub const USAGE: &str = "\
 usage: oci-signature-hook [OPTIONS] < STATE
+       oci-signature-hook check [CHECK OPTIONS] [IMAGE...]
 
 An OCI runtime hook (stage prestart): reads the container state on stdin, and exits 0 if the
 container's image satisfies the signature policy, non-zero to block the container's start.
@@ -26,12 +27,26 @@ Options:
                           /etc/containers/oci-signature-hook.conf; used only if root-owned)
   -h, --help              print this help
   -V, --version           print the version
+
+check: evaluates local images (under each of their names) and existing containers (under the
+name each was created from) against the policy, or a candidate one, and says what the hook would
+block and how to fix it. Exits 0 if nothing would be blocked, 1 if something would, 2 on error.
+  IMAGE...                images to check, by name or ID prefix (default: --all)
+  --all                   every image and every container
+  --policy FILE           the policy to evaluate (default as above)
+  --registries.d DIR      registries.d directory, for hints (default
+                          /etc/containers/registries.d, or the user's own)
+  --root DIR              the storage graph root (like podman --root)
+  --runroot DIR           the storage run root (like podman --runroot)
+  --storage-driver NAME   the storage driver (like podman --storage-driver)
+  --format FORMAT         table (the default) or json
 ";
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Hook(HookArgs),
+    Check(CheckArgs),
     Help,
     Version,
 }
@@ -45,8 +60,35 @@ pub struct HookArgs {
     pub config: Option<PathBuf>,
 }
 
+/// `check`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckArgs {
+    pub policy: Option<PathBuf>,
+    pub registries_d: Option<PathBuf>,
+    pub root: Option<PathBuf>,
+    pub runroot: Option<PathBuf>,
+    pub storage_driver: Option<String>,
+    pub format: Format,
+    pub all: bool,
+    pub images: Vec<String>,
+}
+
+/// `check`'s output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
 fn value(p: &mut lexopt::Parser) -> Result<OsString, String> {
     p.value().map_err(|e| e.to_string())
+}
+
+fn string(p: &mut lexopt::Parser) -> Result<String, String> {
+    value(p)?
+        .into_string()
+        .map_err(|v| format!("{v:?} is not valid UTF-8"))
 }
 
 /// Parses the arguments after the program name.
@@ -55,17 +97,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut hook = HookArgs::default();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
+            Value(v) if v == "check" => return parse_check(&mut p),
             Long("policy") => hook.policy = Some(value(&mut p)?.into()),
             Long("registries.d") => hook.registries_d = Some(value(&mut p)?.into()),
             Long("syslog-socket") => hook.syslog_socket = Some(value(&mut p)?.into()),
-            Long("mode") => {
-                hook.mode = Some(
-                    value(&mut p)?
-                        .string()
-                        .map_err(|e| e.to_string())?
-                        .parse()?,
-                )
-            }
+            Long("mode") => hook.mode = Some(string(&mut p)?.parse()?),
             Long("config") => hook.config = Some(value(&mut p)?.into()),
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
@@ -73,6 +109,37 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         }
     }
     Ok(Command::Hook(hook))
+}
+
+fn parse_check(p: &mut lexopt::Parser) -> Result<Command, String> {
+    let mut c = CheckArgs::default();
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("policy") => c.policy = Some(value(p)?.into()),
+            Long("registries.d") => c.registries_d = Some(value(p)?.into()),
+            Long("root") => c.root = Some(value(p)?.into()),
+            Long("runroot") => c.runroot = Some(value(p)?.into()),
+            Long("storage-driver") => c.storage_driver = Some(string(p)?),
+            Long("format") => {
+                c.format = match string(p)?.as_str() {
+                    "table" => Format::Table,
+                    "json" => Format::Json,
+                    other => return Err(format!("invalid format {other:?} (table or json)")),
+                }
+            }
+            Long("all") | Short('a') => c.all = true,
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Value(v) => c.images.push(
+                v.into_string()
+                    .map_err(|v| format!("{v:?} is not valid UTF-8"))?,
+            ),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    if c.all && !c.images.is_empty() {
+        return Err("name images or pass --all, not both".into());
+    }
+    Ok(Command::Check(c))
 }
 
 #[cfg(test)]
@@ -118,5 +185,43 @@ mod tests {
         assert!(args(&["--polcy", "x"]).is_err());
         assert!(args(&["--policy"]).is_err());
         assert!(args(&["extra"]).is_err());
+        assert!(args(&["check", "--mode", "warn"]).is_err());
+        assert!(args(&["check", "--format", "yaml"]).is_err());
+        assert!(args(&["check", "--all", "busybox"]).is_err());
+    }
+
+    #[test]
+    fn parses_check() {
+        assert_eq!(
+            args(&["check"]).unwrap(),
+            Command::Check(CheckArgs::default())
+        );
+        let Command::Check(c) = args(&[
+            "check",
+            "--root=/r",
+            "--runroot",
+            "/rr",
+            "--storage-driver",
+            "vfs",
+            "--format",
+            "json",
+            "--policy",
+            "/p",
+            "busybox",
+            "quay.io/a/b:1",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.root, Some("/r".into()));
+        assert_eq!(c.runroot, Some("/rr".into()));
+        assert_eq!(c.storage_driver.as_deref(), Some("vfs"));
+        assert_eq!(c.format, Format::Json);
+        assert_eq!(c.policy, Some("/p".into()));
+        assert_eq!(c.images, ["busybox", "quay.io/a/b:1"]);
+        let Command::Check(c) = args(&["check", "--all"]).unwrap() else {
+            panic!()
+        };
+        assert!(c.all);
     }
 }

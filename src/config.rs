@@ -46,7 +46,7 @@ pub struct Config {
 
 /// Reads the config at `path`. A missing file is the default config. A file that is not
 /// root-owned, is writable by others, or does not parse is an error: the caller then enforces.
-pub fn load(path: &Path) -> Result<Config, String> {
+pub fn load(path: &Path, root_uid: u32) -> Result<Config, String> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
@@ -58,7 +58,7 @@ pub fn load(path: &Path) -> Result<Config, String> {
     if !meta.is_file() {
         return Err(format!("{path:?} is not a regular file"));
     }
-    if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+    if meta.uid() != root_uid || meta.mode() & 0o022 != 0 {
         return Err(format!(
             "{path:?} is not owned by root or is writable by others; ignoring it"
         ));
@@ -102,14 +102,17 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let root = MetadataExt::uid(&std::fs::metadata(&p).unwrap()) == 0;
         if root {
-            assert_eq!(load(&p).unwrap().mode, Some(Mode::Warn));
+            assert_eq!(load(&p, 0).unwrap().mode, Some(Mode::Warn));
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
         }
         assert!(
-            load(&p).is_err(),
+            load(&p, 0).is_err(),
             "group/world-writable or foreign-owned config must not count"
         );
-        assert_eq!(load(&dir.join("missing.conf")).unwrap(), Config::default());
+        assert_eq!(
+            load(&dir.join("missing.conf"), 0).unwrap(),
+            Config::default()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

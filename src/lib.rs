@@ -7,12 +7,15 @@
 //! accepts anything for the image.
 
 pub mod audit;
+pub mod check;
 pub mod cli;
 pub mod config;
+pub mod invoker;
 mod json;
 pub mod manifest;
 pub mod policy;
 pub mod reference;
+pub mod registries;
 pub mod signature;
 pub mod state;
 pub mod storage;
@@ -56,16 +59,21 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
             println!("oci-signature-hook {}", env!("CARGO_PKG_VERSION"));
             Exit::Allow
         }
+        Ok(cli::Command::Check(args)) => {
+            check::run(&args, &invoker::detect(), &verify::gpg::Gpgme::new())
+        }
         Ok(cli::Command::Hook(args)) => {
+            let who = invoker::detect();
             let mode = args
                 .mode
-                .unwrap_or_else(|| configured_mode(args.config.as_deref()));
-            let policy = args.policy.unwrap_or_else(default_policy_path);
+                .unwrap_or_else(|| configured_mode(args.config.as_deref(), &who));
+            let policy = args.policy.unwrap_or_else(|| default_policy_path(&who));
             let socket = args
                 .syslog_socket
                 .unwrap_or_else(|| audit::DEFAULT_SOCKET.into());
             let verifier = verify::gpg::Gpgme::new();
-            let (mut verdict, record) = decide(&policy, std::io::stdin().lock(), &verifier);
+            let (mut verdict, record) =
+                decide(&policy, std::io::stdin().lock(), &verifier, who.rootless());
             if verdict == Verdict::Deny && mode == Mode::Warn {
                 verdict = Verdict::WouldDeny;
             }
@@ -74,10 +82,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
     }
 }
 
-/// The mode set in the hook's config file; enforce if it says nothing or cannot be trusted.
-fn configured_mode(path: Option<&Path>) -> Mode {
+/// The mode set in the hook's config file; enforce if it says nothing or cannot be trusted. The
+/// file must belong to root: inside a rootless user's namespace, host root's files appear owned by
+/// the overflow UID, and uid 0 there is the user, whose files do not count.
+fn configured_mode(path: Option<&Path>, who: &invoker::Invoker) -> Mode {
     let path = path.unwrap_or(Path::new(config::DEFAULT_CONFIG));
-    match config::load(path) {
+    let root = if who.in_user_namespace {
+        invoker::overflow_uid()
+    } else {
+        0
+    };
+    match config::load(path, root) {
         Ok(c) => c.mode.unwrap_or_default(),
         Err(e) => {
             eprintln!("oci-signature-hook: {}; enforcing", audit::sanitize(&e));
@@ -86,16 +101,13 @@ fn configured_mode(path: Option<&Path>) -> Mode {
     }
 }
 
-/// The policy containers/image would use: the system one, or for a rootless user their own when it
-/// exists. Root never reads a per-user file: its policy is the host's.
-pub fn default_policy_path() -> PathBuf {
-    if !is_root() {
-        let home_config = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-        if let Some(dir) = home_config {
-            let user = dir.join("containers/policy.json");
+/// The policy containers/image would use: the system one, or for a rootless user
+/// `~/.config/containers/policy.json` when it exists (`homedir.Get()` + that path, as
+/// containers/image looks for it). Root never reads a per-user file: its policy is the host's.
+pub fn default_policy_path(who: &invoker::Invoker) -> PathBuf {
+    if who.rootless() {
+        if let Some(home) = &who.home {
+            let user = home.join(".config/containers/policy.json");
             if user.exists() {
                 return user;
             }
@@ -104,20 +116,19 @@ pub fn default_policy_path() -> PathBuf {
     PathBuf::from(SYSTEM_POLICY)
 }
 
-#[allow(unsafe_code)]
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Reaches a verdict for the container whose state is on `stdin`. Never panics on bad input; an
 /// error is a deny with its reason.
-pub fn decide(policy_path: &Path, stdin: impl Read, verifier: &dyn Verifier) -> (Verdict, Record) {
+pub fn decide(
+    policy_path: &Path,
+    stdin: impl Read,
+    verifier: &dyn Verifier,
+    rootless: bool,
+) -> (Verdict, Record) {
     let mut record = Record {
         policy: policy_path.to_path_buf(),
         ..Record::default()
     };
-    let verdict = match evaluate(policy_path, stdin, verifier, &mut record) {
+    let verdict = match evaluate(policy_path, stdin, verifier, rootless, &mut record) {
         Ok(()) => Verdict::Allow,
         Err(reason) => {
             record.reason = reason;
@@ -131,6 +142,7 @@ fn evaluate(
     policy_path: &Path,
     stdin: impl Read,
     verifier: &dyn Verifier,
+    rootless: bool,
     record: &mut Record,
 ) -> Result<(), String> {
     let deadline = Instant::now() + storage::LOCK_WAIT;
@@ -147,7 +159,6 @@ fn evaluate(
             Err(e.to_string())
         }
     };
-    let rootless = !is_root();
     let (store, id) = match Store::from_bundle(&state.bundle, &state.id, rootless, || {
         storage::conf::load(rootless)
     }) {

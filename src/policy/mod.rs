@@ -4,7 +4,7 @@
 //! parsed strictly (`parse`), the requirement list is chosen by the most specific `docker` scope
 //! (`requirements_for`), and `signedIdentity` rules compare references (`identity`).
 
-mod identity;
+pub mod identity;
 mod parse;
 
 use std::io::Read;

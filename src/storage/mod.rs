@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 pub use conf::StorageConf;
 use fs::ReadLock;
-pub use fs::{Dir, LOCK_WAIT};
+pub use fs::{read_bounded, Dir, LOCK_WAIT};
 
 use crate::manifest::{self, Manifest};
 use crate::signature::{self, Signature};
@@ -353,7 +353,7 @@ impl Store {
 }
 
 /// The built-in run and graph roots (`containers-storage.conf(5)`).
-fn default_roots(rootless: bool) -> (Option<PathBuf>, Option<PathBuf>) {
+pub fn default_roots(rootless: bool) -> (Option<PathBuf>, Option<PathBuf>) {
     if !rootless {
         return (
             Some("/run/containers/storage".into()),
