@@ -388,7 +388,7 @@ pub fn hints(
             ));
         } else if from_list {
             out.push(format!(
-                "it was pulled from a manifest list ({}): a pull verifies and stores only the platform image's signatures, and none were found for {}; sign each platform image, not only the list (e.g. skopeo copy --multi-arch=all --sign-by KEY), then pull again",
+                "it was pulled from a manifest list ({}): a pull verifies and stores only the platform image's signatures, and none were found for {}; sign each platform image's manifest digest, not only the list's, then pull again",
                 image.digests[0], image.manifest_digest
             ));
         } else {
