@@ -72,6 +72,10 @@ pub fn log(socket: &Path, verdict: Verdict, record: &Record) -> Result<(), Strin
         process: IDENT.into(),
         pid: std::process::id(),
     };
+    // Said plainly: podman reads "no such file or directory" in a hook's error as a missing runtime.
+    if std::fs::symlink_metadata(socket).is_err() {
+        return Err(format!("there is no syslog socket at {socket:?}"));
+    }
     let mut logger = syslog::unix_custom(formatter, socket)
         .map_err(|e| format!("cannot reach syslog at {socket:?}: {e}"))?;
     let line = record.format(verdict);

@@ -343,13 +343,9 @@ pub fn reference_of(c: &storage::Container) -> Option<Reference> {
 
 /// Writes the audit record and, for a deny, the reason on stderr; returns the exit code.
 pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
-    if let Err(e) = audit::log(socket, verdict, record) {
-        eprintln!(
-            "oci-signature-hook: audit record not written: {}",
-            audit::sanitize(&e)
-        );
-    }
-    match verdict {
+    // The reason comes first: podman shows the hook's stderr in its error message, and readers
+    // (and some log collectors) stop at the first line.
+    let exit = match verdict {
         Verdict::Allow => Exit::Allow,
         Verdict::Deny => {
             eprintln!("oci-signature-hook: {}", deny_line(record));
@@ -362,7 +358,14 @@ pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
             );
             Exit::Allow
         }
+    };
+    if let Err(e) = audit::log(socket, verdict, record) {
+        eprintln!(
+            "oci-signature-hook: audit record not written: {}",
+            audit::sanitize(&e)
+        );
     }
+    exit
 }
 
 /// The one line an admin reads in podman's error message.

@@ -27,6 +27,17 @@ fn unreachable_syslog_keeps_the_verdict_and_says_so_once() {
         assert_eq!(out.status.code(), Some(code));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.matches("audit record not written").count(), 1, "{err}");
+        assert!(err.contains("there is no syslog socket"), "{err}");
+        // A deny's reason is the first line, before the note about syslog.
+        if code == 1 {
+            assert!(
+                err.lines()
+                    .next()
+                    .unwrap()
+                    .starts_with("oci-signature-hook: blocked container start"),
+                "{err}"
+            );
+        }
     }
 }
 
