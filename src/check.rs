@@ -99,7 +99,7 @@ pub fn run(args: &CheckArgs, who: &Invoker, verifier: &dyn Verifier) -> Exit {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let loc = match locate(args, rootless) {
+    let loc = match locate(args, who) {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
@@ -153,25 +153,45 @@ pub fn run(args: &CheckArgs, who: &Invoker, verifier: &dyn Verifier) -> Exit {
     }
 }
 
-/// The store `check` reads: flags first, then storage.conf, then the built-in defaults; the driver
-/// is the one whose image directory exists when nothing names it.
-pub fn locate(args: &CheckArgs, rootless: bool) -> Result<Location, String> {
+/// The store `check` reads: flags first, then storage.conf, then the built-in defaults.
+pub fn locate(args: &CheckArgs, who: &Invoker) -> Result<Location, String> {
+    let rootless = who.rootless();
     let conf = storage::conf::load(rootless)?;
     let (default_run, default_graph) = storage::default_roots(rootless);
+    // As containers/storage: a rootless user does not use root's graph and run roots from the
+    // system file, only its rootless_storage_path.
+    let (conf_graph, conf_run) = if rootless && conf.system {
+        let graph = conf.rootless_storage_path.as_deref().map(|p| {
+            let home = who
+                .home
+                .as_ref()
+                .map(|h| h.display().to_string())
+                .unwrap_or_default();
+            let uid = who.rootless_uid.unwrap_or_default().to_string();
+            PathBuf::from(p.replace("$HOME", &home).replace("$UID", &uid))
+        });
+        (graph, None)
+    } else {
+        (conf.graphroot, conf.runroot)
+    };
     let graphroot = args
         .root
         .clone()
-        .or(conf.graphroot)
+        .or(conf_graph)
         .or(default_graph)
         .ok_or("no graph root: pass --root (HOME is not set)")?;
-    let runroot = args.runroot.clone().or(conf.runroot).or(default_run);
-    let driver = match args.storage_driver.clone().or(conf.driver) {
-        Some(d) => d,
-        None => ["overlay", "vfs", "btrfs", "zfs", "aufs", "devmapper"]
+    let runroot = args.runroot.clone().or(conf_run).or(default_run);
+    // The driver: the flag; else the configured one if it has a store here; else whichever has.
+    let has_store = |d: &str| graphroot.join(format!("{d}-images")).is_dir();
+    let driver = match (args.storage_driver.clone(), conf.driver) {
+        (Some(d), _) => d,
+        (None, Some(d)) if has_store(&d) => d,
+        (None, configured) => ["overlay", "vfs", "btrfs", "zfs", "aufs", "devmapper"]
             .into_iter()
-            .find(|d| graphroot.join(format!("{d}-images")).is_dir())
-            .unwrap_or("overlay")
-            .to_string(),
+            .find(|d| has_store(d))
+            .map(String::from)
+            .or(configured)
+            .unwrap_or_else(|| "overlay".into()),
     };
     if driver.is_empty() || driver.contains('/') || driver.starts_with('.') {
         return Err(format!("invalid storage driver {driver:?}"));

@@ -19,8 +19,13 @@ pub struct StorageConf {
     pub graphroot: Option<PathBuf>,
     pub runroot: Option<PathBuf>,
     pub additional_image_stores: Vec<PathBuf>,
+    /// `rootless_storage_path`: a rootless user's graph root, set in the system file.
+    pub rootless_storage_path: Option<String>,
     /// The file it came from, for messages; `None` for the built-in defaults.
     pub path: Option<PathBuf>,
+    /// Whether that file is the system's (`/etc`, `/usr/share`), whose `graphroot` and `runroot`
+    /// are root's and do not apply to a rootless user.
+    pub system: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -34,6 +39,7 @@ struct Section {
     driver: Option<String>,
     graphroot: Option<String>,
     runroot: Option<String>,
+    rootless_storage_path: Option<String>,
     #[serde(default)]
     options: Options,
 }
@@ -68,9 +74,12 @@ pub fn load(rootless: bool) -> Result<StorageConf, String> {
                     .map_err(|e| format!("cannot read {path:?}: {e}"))?;
                 let text =
                     String::from_utf8(bytes).map_err(|_| format!("{path:?} is not UTF-8"))?;
+                let system = path.starts_with("/etc/containers/")
+                    || path.starts_with("/usr/share/containers/");
                 return parse(&text)
                     .map(|c| StorageConf {
                         path: Some(path.clone()),
+                        system,
                         ..c
                     })
                     .map_err(|e| format!("invalid {path:?}: {e}"));
@@ -97,7 +106,9 @@ pub fn parse(text: &str) -> Result<StorageConf, String> {
             .into_iter()
             .map(PathBuf::from)
             .collect(),
+        rootless_storage_path: f.storage.rootless_storage_path.filter(|s| !s.is_empty()),
         path: None,
+        system: false,
     })
 }
 
