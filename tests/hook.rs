@@ -16,3 +16,4 @@ mod differential;
 mod gpg;
 mod identity;
 mod podman_run;
+mod rootless;

@@ -4,11 +4,12 @@
 #   build:  libgpgme-dev libassuan-dev libgpg-error-dev (static .a files), pkg-config
 #   run:    gnupg (gpgme runs gpg)
 #   tests:  podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog
+#           uidmap (newuidmap/newgidmap, for rootless podman as a test user)
 set -euo pipefail
 
 packages=(
     pkg-config libgpgme-dev libassuan-dev libgpg-error-dev gnupg
-    podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog
+    podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog uidmap
 )
 
 missing=()
