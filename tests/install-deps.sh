@@ -5,11 +5,13 @@
 #   run:    gnupg (gpgme runs gpg)
 #   tests:  podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog
 #           uidmap (newuidmap/newgidmap, for rootless podman as a test user)
+#   pkg:    make dpkg-dev rpm (building the .deb and the .rpm), groff-base (manual page check)
 set -euo pipefail
 
 packages=(
     pkg-config libgpgme-dev libassuan-dev libgpg-error-dev gnupg
     podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog uidmap
+    make dpkg-dev rpm groff-base
 )
 
 missing=()

@@ -39,3 +39,8 @@ bash tests/lab/lab.sh up "$lab"
 
 step "cargo test"
 OSH_LAB=$lab cargo test
+
+# Last: while the .deb is installed, its hook runs for every podman container that uses the
+# default hooks directories.
+step "packages: .deb and .rpm, podman run with the installed hook"
+bash tests/package.sh
