@@ -429,7 +429,7 @@ pub fn hints(
                     }
                 }
                 _ => out.push(
-                    "it was built or loaded locally, so it has no signatures; sign it (podman push --sign-by KEY), or allow it deliberately".into(),
+                    "it was built or loaded locally, so it has no signatures; push it with podman push --sign-by KEY and run the copy pulled back, or allow it as below".into(),
                 ),
             }
         }
