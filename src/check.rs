@@ -353,6 +353,7 @@ fn evaluate_one(
         deadline,
         verifier,
         &|_| Ok(()),
+        None,
     );
     let digest_wanted = reference.and_then(Reference::digest);
     // For the digest column when the policy did not need the image.

@@ -25,6 +25,9 @@ Options:
                           (allow it, and record that it would have been blocked)
   --config FILE           the hook's configuration (default
                           /etc/containers/oci-signature-hook.conf; used only if root-owned)
+  --cache-dir DIR         where allows are cached (default /run/oci-signature-hook, or
+                          $XDG_RUNTIME_DIR/oci-signature-hook for a rootless user)
+  --no-cache              verify every time
   -h, --help              print this help
   -V, --version           print the version
 
@@ -58,6 +61,8 @@ pub struct HookArgs {
     pub syslog_socket: Option<PathBuf>,
     pub mode: Option<Mode>,
     pub config: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    pub no_cache: bool,
 }
 
 /// `check`'s arguments.
@@ -103,6 +108,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("syslog-socket") => hook.syslog_socket = Some(value(&mut p)?.into()),
             Long("mode") => hook.mode = Some(string(&mut p)?.parse()?),
             Long("config") => hook.config = Some(value(&mut p)?.into()),
+            Long("cache-dir") => hook.cache_dir = Some(value(&mut p)?.into()),
+            Long("no-cache") => hook.no_cache = true,
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             other => return Err(other.unexpected().to_string()),
@@ -169,6 +176,8 @@ mod tests {
                 syslog_socket: Some("/s".into()),
                 mode: None,
                 config: None,
+                cache_dir: None,
+                no_cache: false,
             })
         );
         let Command::Hook(h) = args(&["--mode", "warn", "--config", "/c"]).unwrap() else {

@@ -7,6 +7,7 @@
 //! accepts anything for the image.
 
 pub mod audit;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -72,8 +73,19 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
                 .syslog_socket
                 .unwrap_or_else(|| audit::DEFAULT_SOCKET.into());
             let verifier = verify::gpg::Gpgme::new();
-            let (mut verdict, record) =
-                decide(&policy, std::io::stdin().lock(), &verifier, who.rootless());
+            let cache = if args.no_cache {
+                None
+            } else {
+                args.cache_dir
+                    .or_else(|| cache::default_dir(who.rootless()))
+                    .and_then(|d| cache::Cache::open(&d))
+            };
+            let how = How {
+                rootless: who.rootless(),
+                mode,
+                cache,
+            };
+            let (mut verdict, record) = decide(&policy, std::io::stdin().lock(), &verifier, &how);
             if verdict == Verdict::Deny && mode == Mode::Warn {
                 verdict = Verdict::WouldDeny;
             }
@@ -122,13 +134,13 @@ pub fn decide(
     policy_path: &Path,
     stdin: impl Read,
     verifier: &dyn Verifier,
-    rootless: bool,
+    how: &How,
 ) -> (Verdict, Record) {
     let mut record = Record {
         policy: policy_path.to_path_buf(),
         ..Record::default()
     };
-    let verdict = match evaluate(policy_path, stdin, verifier, rootless, &mut record) {
+    let verdict = match evaluate(policy_path, stdin, verifier, how, &mut record) {
         Ok(()) => Verdict::Allow,
         Err(reason) => {
             record.reason = reason;
@@ -138,17 +150,26 @@ pub fn decide(
     (verdict, record)
 }
 
+/// How the hook runs: for whom, in which mode, with which verdict cache.
+#[derive(Debug, Default)]
+pub struct How {
+    pub rootless: bool,
+    pub mode: Mode,
+    pub cache: Option<cache::Cache>,
+}
+
 fn evaluate(
     policy_path: &Path,
     stdin: impl Read,
     verifier: &dyn Verifier,
-    rootless: bool,
+    how: &How,
     record: &mut Record,
 ) -> Result<(), String> {
     let deadline = Instant::now() + storage::LOCK_WAIT;
     let state = state::read(stdin)?;
     record.container = state.id.clone();
-    let policy = Policy::load(policy_path).map_err(|e| e.to_string())?;
+    let (policy, policy_bytes) = Policy::load_with_bytes(policy_path).map_err(|e| e.to_string())?;
+    let rootless = how.rootless;
 
     // Storage errors before the scope is known deny, unless the policy accepts anything anywhere.
     let lenient = |e: storage::StorageError, record: &mut Record| -> Result<(), String> {
@@ -178,6 +199,11 @@ fn evaluate(
     };
 
     let check_image = |image: &storage::Image| cross_check(&state.annotations, &container, image);
+    let cache = how.cache.as_ref().map(|cache| CacheUse {
+        cache,
+        policy_bytes: &policy_bytes,
+        mode: how.mode,
+    });
     let j = judge(
         &policy,
         &store,
@@ -186,6 +212,7 @@ fn evaluate(
         deadline,
         verifier,
         &check_image,
+        cache.as_ref(),
     );
     record.scope = j.scope.to_string();
     record.manifest_digest = j
@@ -227,8 +254,17 @@ impl Denial<'_> {
     }
 }
 
+/// The verdict cache, and the inputs of a verdict that `judge` does not otherwise see.
+pub struct CacheUse<'a> {
+    pub cache: &'a cache::Cache,
+    pub policy_bytes: &'a [u8],
+    pub mode: Mode,
+}
+
 /// Evaluates `policy` for image `image_id` claimed as `reference`, reading the image only if a
-/// requirement needs it; `check_image` may veto the image once read.
+/// requirement needs it; `check_image` may veto the image once read. With a cache, an allow is
+/// looked up before verifying and recorded after.
+#[allow(clippy::too_many_arguments)]
 pub fn judge<'p>(
     policy: &'p Policy,
     store: &Store,
@@ -237,6 +273,7 @@ pub fn judge<'p>(
     deadline: Instant,
     verifier: &dyn Verifier,
     check_image: &dyn Fn(&storage::Image) -> Result<(), String>,
+    cache: Option<&CacheUse>,
 ) -> Judgement<'p> {
     let (reqs, scope) = policy.requirements_for(reference);
     let mut image = None;
@@ -257,16 +294,53 @@ pub fn judge<'p>(
             }
         }
     }
+    // With a cache, the keys are read once, up front: the key hashes exactly the bytes verified.
+    let preloaded: Vec<LoadedKeys> = match cache {
+        Some(_) => reqs
+            .iter()
+            .filter_map(|r| match r {
+                Requirement::SignedBy { keys, .. } => Some((keys, verify::load_keys(keys))),
+                _ => None,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut cache_key = None;
+    if let (Some(c), Some(img)) = (cache, &image) {
+        if preloaded.iter().all(|(_, r)| r.is_ok()) {
+            let key = verdict_key(c, img, reference, &scope, &preloaded);
+            if c.cache.hit(&key) {
+                return Judgement {
+                    scope,
+                    image,
+                    outcome: Ok("every requirement is satisfied (cached verdict)".into()),
+                };
+            }
+            cache_key = Some(key);
+        }
+    }
+    let load = |k: &policy::KeySource| {
+        preloaded
+            .iter()
+            .find(|(s, _)| std::ptr::eq(*s, k))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| verify::load_keys(k))
+    };
     let subject = image.as_ref().map(|i| Subject {
         reference,
         manifest_digest: &i.manifest_digest,
         signatures: &i.signatures,
     });
-    let outcome = match verify::evaluate(reqs, subject, verifier) {
-        Ok(()) => Ok(match reqs {
-            [Requirement::InsecureAcceptAnything] => "insecureAcceptAnything".to_string(),
-            _ => "every requirement is satisfied".to_string(),
-        }),
+    let outcome = match verify::evaluate_with_keys(reqs, subject, verifier, &load) {
+        Ok(()) => {
+            if let (Some(c), Some(key)) = (cache, &cache_key) {
+                c.cache.store(key);
+            }
+            Ok(match reqs {
+                [Requirement::InsecureAcceptAnything] => "insecureAcceptAnything".to_string(),
+                _ => "every requirement is satisfied".to_string(),
+            })
+        }
         Err(f) => Err(Denial {
             reason: format!("{}: {}", f.requirement.type_name(), f.reason),
             requirement: Some(f.requirement),
@@ -278,6 +352,46 @@ pub fn judge<'p>(
         image,
         outcome,
     }
+}
+
+/// A `signedBy` key source and the bytes read from it.
+type LoadedKeys<'p> = (&'p policy::KeySource, Result<Vec<Vec<u8>>, String>);
+
+/// The cache key of a verdict: every input it depends on (see `cache`).
+fn verdict_key(
+    c: &CacheUse,
+    image: &storage::Image,
+    reference: Option<&Reference>,
+    scope: &policy::Scope,
+    keys: &[LoadedKeys],
+) -> cache::Key {
+    let sigs: Vec<Vec<u8>> = image
+        .signatures
+        .iter()
+        .map(|s| match s {
+            signature::Signature::SimpleSigning(b) => [b"simple:".as_slice(), b].concat(),
+            signature::Signature::Sigstore(b) => [b"sigstore:".as_slice(), b].concat(),
+        })
+        .collect();
+    let sig_refs: Vec<&[u8]> = sigs.iter().map(Vec::as_slice).collect();
+    let mut k = cache::KeyBuilder::new()
+        .text("mode", &format!("{:?}", c.mode))
+        .text("image_id", &image.id)
+        .text("manifest_digest", &image.manifest_digest)
+        .list("signatures", &sig_refs)
+        .bytes("policy", c.policy_bytes)
+        .text(
+            "identity",
+            &reference.map(ToString::to_string).unwrap_or_default(),
+        )
+        .text("scope", &scope.to_string());
+    for (i, (_, blobs)) in keys.iter().enumerate() {
+        if let Ok(blobs) = blobs {
+            let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+            k = k.list(&format!("keys.{i}"), &refs);
+        }
+    }
+    k.build()
 }
 
 /// CRI-O's annotations name the container's image (SEMANTICS.md §10). Storage is the source of

@@ -10,6 +10,7 @@ mod common;
 
 mod audit;
 mod bad_input;
+mod cache;
 mod check;
 mod crio;
 mod differential;

@@ -46,6 +46,11 @@ fn run_with(
         "--syslog-socket",
         socket.to_str().unwrap(),
     ];
+    // A verdict cache of the run's own, so that every run verifies (and writes an entry).
+    let cache = dir.path().join("cache");
+    if !hook_args.contains(&"--cache-dir") {
+        hook_argv.extend(["--cache-dir", cache.to_str().unwrap()]);
+    }
     hook_argv.extend_from_slice(hook_args);
     let hook = serde_json::json!({
         "version": "1.0.0",

@@ -104,6 +104,11 @@ pub enum PolicyError {
 impl Policy {
     /// Reads and parses the policy file at `path`.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        Policy::load_with_bytes(path).map(|(p, _)| p)
+    }
+
+    /// `load`, also returning the file's bytes (the verdict cache keys on them).
+    pub fn load_with_bytes(path: &Path) -> Result<(Policy, Vec<u8>), PolicyError> {
         let read_err = |source| PolicyError::Read {
             path: path.to_path_buf(),
             source,
@@ -118,10 +123,11 @@ impl Policy {
                 path: path.to_path_buf(),
             });
         }
-        Policy::from_bytes(&bytes).map_err(|reason| PolicyError::Invalid {
+        let policy = Policy::from_bytes(&bytes).map_err(|reason| PolicyError::Invalid {
             path: path.to_path_buf(),
             reason,
-        })
+        })?;
+        Ok((policy, bytes))
     }
 
     /// Parses a policy document (`NewPolicyFromBytes`).

@@ -113,8 +113,22 @@ pub fn evaluate<'r>(
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
 ) -> Result<(), Failure<'r>> {
+    evaluate_with_keys(reqs, subject, verifier, &load_keys)
+}
+
+/// Where `signedBy` gets the bytes of a key source (so that a caller can hash exactly the keys
+/// that were used).
+pub type KeyLoader<'a> = &'a dyn Fn(&KeySource) -> Result<Vec<Vec<u8>>, String>;
+
+/// `evaluate`, with the keys coming from `keys`.
+pub fn evaluate_with_keys<'r>(
+    reqs: &'r [Requirement],
+    subject: Option<Subject<'_>>,
+    verifier: &dyn Verifier,
+    keys: KeyLoader<'_>,
+) -> Result<(), Failure<'r>> {
     for req in reqs {
-        check(req, subject, verifier).map_err(|(reason, signatures)| Failure {
+        check(req, subject, verifier, keys).map_err(|(reason, signatures)| Failure {
             requirement: req,
             reason,
             signatures,
@@ -129,6 +143,7 @@ fn check(
     req: &Requirement,
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
+    load: KeyLoader<'_>,
 ) -> Result<(), Denied> {
     let plain = |s: &str| Err((s.to_string(), Vec::new()));
     match req {
@@ -142,7 +157,7 @@ fn check(
             identity,
         } => match subject {
             None => plain("internal error: the image was not read"),
-            Some(subject) => signed_by(*key_type, keys, identity, subject, verifier),
+            Some(subject) => signed_by(*key_type, keys, identity, subject, verifier, load),
         },
     }
 }
@@ -153,6 +168,7 @@ fn signed_by(
     identity: &IdentityRule,
     subject: Subject<'_>,
     verifier: &dyn Verifier,
+    load: KeyLoader<'_>,
 ) -> Result<(), Denied> {
     let plain = |s: String| (s, Vec::new());
     let sigs: Vec<&[u8]> = subject
@@ -174,7 +190,7 @@ fn signed_by(
             key_type.as_str()
         )));
     }
-    let blobs = load_keys(keys).map_err(plain)?;
+    let blobs = load(keys).map_err(plain)?;
     let mut ring = verifier.open(&blobs).map_err(plain)?;
     if ring.key_count() == 0 {
         return Err(plain(
@@ -226,7 +242,8 @@ fn accept(
         })
 }
 
-fn load_keys(keys: &KeySource) -> Result<Vec<Vec<u8>>, String> {
+/// The bytes of each key a key source names (files read with a size bound).
+pub fn load_keys(keys: &KeySource) -> Result<Vec<Vec<u8>>, String> {
     let read = |p: &Path| -> Result<Vec<u8>, String> {
         let f = std::fs::File::open(p).map_err(|e| format!("cannot read key file {p:?}: {e}"))?;
         let mut buf = Vec::new();

@@ -170,9 +170,14 @@ pub fn run_hook(args: &[&str], stdin: &[u8], tmp: &Path) -> Output {
     run_hook_env(args, stdin, tmp, &[])
 }
 
-/// `run_hook` with more environment variables.
+/// `run_hook` with more environment variables. Without `--cache-dir`, the verdict cache is off,
+/// so that every run verifies (tests/cache.rs tests the cache).
 pub fn run_hook_env(args: &[&str], stdin: &[u8], tmp: &Path, env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(hook_path())
+    let mut cmd = Command::new(hook_path());
+    if !args.contains(&"--cache-dir") && args.first() != Some(&"check") {
+        cmd.arg("--no-cache");
+    }
+    let mut child = cmd
         .args(args)
         .env("TMPDIR", tmp)
         .envs(env.iter().copied())

@@ -1,0 +1,294 @@
+//! The verdict cache: an allow, remembered under a key that covers everything the verdict
+//! depends on, so that the next start of the same image under the same policy skips gpg.
+//!
+//! The key is the exact text of its inputs: the binary's version, the mode, the image ID, the
+//! manifest digest, a hash of the stored signatures, a hash of the policy file, a hash of every key
+//! the applicable requirements name, the reference used as the identity, and the scope. An entry
+//! is a file named by the key's SHA-256 holding the key text itself, compared byte for byte on
+//! lookup, so a hash collision or a foreign file cannot produce a hit. Any change to an input is a
+//! different key: a changed policy or key file takes effect at the very next start.
+//!
+//! Only allows are cached, never an error or a deny. The directory must be a real directory owned
+//! by this user with mode 0700, and each entry a regular file owned by this user that nobody else
+//! can write; anything else is ignored (a miss). Entries are written to a temporary file and
+//! renamed into place.
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Entries are small; a bigger file is not one of ours.
+const MAX_ENTRY_BYTES: u64 = 64 << 10;
+/// Past this many entries the cache is emptied before the next write (it lives in `/run`, memory).
+const MAX_ENTRIES: usize = 4096;
+const FORMAT: &str = "oci-signature-hook verdict cache 1";
+
+/// The default directory: `/run/oci-signature-hook` for root, `$XDG_RUNTIME_DIR/...` for a
+/// rootless user (none if that is not set).
+pub fn default_dir(rootless: bool) -> Option<PathBuf> {
+    if !rootless {
+        return Some(PathBuf::from("/run/oci-signature-hook"));
+    }
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join("oci-signature-hook"))
+}
+
+/// An open cache directory.
+#[derive(Debug)]
+pub struct Cache {
+    dir: PathBuf,
+    uid: u32,
+}
+
+/// The inputs of one verdict, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key(String);
+
+/// Builds a key from the verdict's inputs, in a fixed order.
+#[derive(Debug)]
+pub struct KeyBuilder(String);
+
+impl KeyBuilder {
+    pub fn new() -> KeyBuilder {
+        KeyBuilder(format!("{FORMAT}\nversion={}\n", env!("CARGO_PKG_VERSION")))
+    }
+
+    /// A text input (one line: newlines in it are escaped).
+    pub fn text(mut self, name: &str, value: &str) -> Self {
+        let _ = writeln!(self.0, "{name}={}", value.escape_default());
+        self
+    }
+
+    /// A byte input, by its SHA-256.
+    pub fn bytes(self, name: &str, value: &[u8]) -> Self {
+        let hex = hex(&Sha256::digest(value));
+        self.text(name, &hex)
+    }
+
+    /// A list of byte strings, length-prefixed so that the split is part of the hash.
+    pub fn list(self, name: &str, items: &[&[u8]]) -> Self {
+        let mut h = Sha256::new();
+        h.update((items.len() as u64).to_be_bytes());
+        for i in items {
+            h.update((i.len() as u64).to_be_bytes());
+            h.update(i);
+        }
+        let hex = hex(&h.finalize());
+        self.text(name, &hex)
+    }
+
+    pub fn build(self) -> Key {
+        Key(self.0)
+    }
+}
+
+impl Default for KeyBuilder {
+    fn default() -> Self {
+        KeyBuilder::new()
+    }
+}
+
+impl Key {
+    fn file_name(&self) -> String {
+        hex(&Sha256::digest(self.0.as_bytes()))
+    }
+
+    fn entry(&self) -> String {
+        format!("{}verdict=allow\n", self.0)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn effective_uid() -> u32 {
+    #[allow(unsafe_code)]
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe {
+        libc::geteuid()
+    }
+}
+
+impl Cache {
+    /// Opens (creating it if missing) the cache at `dir`; `None` if it is not safe to use.
+    pub fn open(dir: &Path) -> Option<Cache> {
+        let uid = effective_uid();
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(_) => return None,
+        }
+        let meta = std::fs::symlink_metadata(dir).ok()?;
+        let private = meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0;
+        private.then(|| Cache {
+            dir: dir.to_path_buf(),
+            uid,
+        })
+    }
+
+    /// Whether `key` has a cached allow.
+    pub fn hit(&self, key: &Key) -> bool {
+        let path = self.dir.join(key.file_name());
+        let Ok(file) = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+        else {
+            return false;
+        };
+        let Ok(meta) = file.metadata() else {
+            return false;
+        };
+        if !meta.is_file() || meta.uid() != self.uid || meta.mode() & 0o022 != 0 {
+            return false;
+        }
+        let mut text = Vec::new();
+        if file
+            .take(MAX_ENTRY_BYTES + 1)
+            .read_to_end(&mut text)
+            .is_err()
+        {
+            return false;
+        }
+        text == key.entry().as_bytes()
+    }
+
+    /// Records an allow for `key`. Failures are ignored: the cache only saves time.
+    pub fn store(&self, key: &Key) {
+        self.prune();
+        let name = key.file_name();
+        let tmp = self.dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            crate::cache::unique()
+        ));
+        let written = (|| -> std::io::Result<()> {
+            let mut f: File = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&tmp)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            f.write_all(key.entry().as_bytes())?;
+            std::fs::rename(&tmp, self.dir.join(&name))
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    /// Empties the cache when it has grown past its bound.
+    fn prune(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        if names.len() >= MAX_ENTRIES {
+            for p in names {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (u64::from(nanos) << 16) | N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("osh-cache-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn key(policy: &[u8]) -> Key {
+        KeyBuilder::new()
+            .text("image_id", "abc")
+            .bytes("policy", policy)
+            .list("signatures", &[b"one", b"two"])
+            .build()
+    }
+
+    #[test]
+    fn a_stored_allow_is_found_under_its_exact_key_only() {
+        let d = dir("exact");
+        let c = Cache::open(&d).unwrap();
+        assert!(!c.hit(&key(b"p1")));
+        c.store(&key(b"p1"));
+        assert!(c.hit(&key(b"p1")));
+        assert!(!c.hit(&key(b"p2")));
+        // The split between list items is part of the key.
+        let a = KeyBuilder::new().list("s", &[b"ab", b"c"]).build();
+        let b = KeyBuilder::new().list("s", &[b"a", b"bc"]).build();
+        assert_ne!(a, b);
+        // Newlines cannot forge another input's line.
+        let x = KeyBuilder::new().text("a", "1\nb=2").build();
+        let y = KeyBuilder::new().text("a", "1").text("b", "2").build();
+        assert_ne!(x, y);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn corrupt_foreign_or_unsafe_entries_are_misses() {
+        let d = dir("corrupt");
+        let c = Cache::open(&d).unwrap();
+        let k = key(b"p");
+        let path = d.join(k.file_name());
+        // Right name, wrong content.
+        std::fs::write(&path, "verdict=allow\n").unwrap();
+        assert!(!c.hit(&k));
+        // Right content, but writable by others.
+        std::fs::write(&path, k.entry()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(!c.hit(&k));
+        // A symlink to a right entry elsewhere.
+        std::fs::remove_file(&path).unwrap();
+        let elsewhere = d.with_extension("elsewhere");
+        std::fs::write(&elsewhere, k.entry()).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert!(!c.hit(&k));
+        std::fs::remove_file(&elsewhere).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_open_directory_is_not_used() {
+        let d = dir("open");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(Cache::open(&d).is_none());
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(Cache::open(&d).is_some());
+        std::fs::remove_dir_all(&d).unwrap();
+        // A symlink to a private directory is not used either.
+        let real = dir("real");
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let link = dir("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(Cache::open(&link).is_none());
+        std::fs::remove_file(&link).unwrap();
+        std::fs::remove_dir_all(&real).unwrap();
+    }
+}

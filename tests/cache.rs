@@ -1,0 +1,271 @@
+//! The verdict cache on a real store: a second start of the same image is answered from the
+//! cache, and any change to what the verdict depends on (the policy file, a key file, the stored
+//! signatures) takes effect at the very next start. Errors and denies are never cached; a corrupt
+//! or foreign entry is ignored.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{lab, run_hook, unique, Scratch};
+
+/// One hook run: its exit code and the audit record it sent.
+struct Start {
+    code: Option<i32>,
+    record: String,
+    stderr: String,
+}
+
+impl Start {
+    fn cached(&self) -> bool {
+        self.record.contains("(cached verdict)")
+    }
+}
+
+struct Bench {
+    dir: Scratch,
+    cache: PathBuf,
+    socket: PathBuf,
+    receiver: UnixDatagram,
+}
+
+impl Bench {
+    fn new(name: &str) -> Bench {
+        let dir = Scratch::new(name);
+        let cache = dir.path().join("cache");
+        let socket = dir.path().join("log");
+        let receiver = UnixDatagram::bind(&socket).unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Bench {
+            dir,
+            cache,
+            socket,
+            receiver,
+        }
+    }
+
+    fn start(&self, policy: &Path, state: &str) -> Start {
+        let tmp = self.dir.path().join(format!("tmp-{}", unique()));
+        std::fs::create_dir(&tmp).unwrap();
+        let out = run_hook(
+            &[
+                "--policy",
+                policy.to_str().unwrap(),
+                "--syslog-socket",
+                self.socket.to_str().unwrap(),
+                "--cache-dir",
+                self.cache.to_str().unwrap(),
+            ],
+            state.as_bytes(),
+            &tmp,
+        );
+        let mut buf = vec![0u8; 64 << 10];
+        let n = self.receiver.recv(&mut buf).expect("no audit record");
+        Start {
+            code: out.status.code(),
+            record: String::from_utf8_lossy(&buf[..n]).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn entries(&self) -> Vec<PathBuf> {
+        match std::fs::read_dir(&self.cache) {
+            Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+fn policy_for(key: &Path) -> String {
+    format!(
+        r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}}]}}"#,
+        key.display()
+    )
+}
+
+fn keys() -> PathBuf {
+    PathBuf::from(lab().get("LAB")).join("keys")
+}
+
+#[test]
+fn a_second_start_is_answered_from_the_cache() {
+    let lab = lab();
+    let b = Bench::new("cache-hit");
+    let policy = b
+        .dir
+        .file("policy.json", policy_for(&keys().join("trusted.gpg")));
+    let (_, state) = lab.container(&lab.image("signed"));
+    let first = b.start(&policy, &state);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(!first.cached(), "{}", first.record);
+    // The directory is private, and holds one private entry.
+    let mode = std::fs::metadata(&b.cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let entries = b.entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry_mode = std::fs::metadata(&entries[0]).unwrap().permissions().mode();
+    assert_eq!(entry_mode & 0o777, 0o600);
+    let second = b.start(&policy, &state);
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    assert!(second.cached(), "{}", second.record);
+
+    // Another reference to the same image is another key.
+    let (_, by_digest) = lab.container(&format!(
+        "{}/lab/signed@{}",
+        lab.get("REGISTRY"),
+        lab.get("DIGEST_SIGNED")
+    ));
+    let other = b.start(&policy, &by_digest);
+    assert_eq!(other.code, Some(0), "{}", other.stderr);
+    assert!(!other.cached(), "{}", other.record);
+
+    // A corrupt entry is ignored (the start verifies again) and replaced.
+    for e in b.entries() {
+        std::fs::write(&e, "verdict=allow\n").unwrap();
+    }
+    let again = b.start(&policy, &state);
+    assert_eq!(again.code, Some(0));
+    assert!(!again.cached(), "{}", again.record);
+    assert!(b.start(&policy, &state).cached());
+    // An entry another user owns is ignored.
+    for e in b.entries() {
+        std::os::unix::fs::chown(&e, Some(65534), Some(65534)).unwrap();
+    }
+    assert!(!b.start(&policy, &state).cached());
+    // So is a cache directory others can write to.
+    std::fs::set_permissions(&b.cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert!(!b.start(&policy, &state).cached());
+    assert!(!b.start(&policy, &state).cached());
+}
+
+#[test]
+fn a_changed_policy_takes_effect_at_the_next_start() {
+    let lab = lab();
+    let b = Bench::new("cache-policy");
+    let policy = b
+        .dir
+        .file("policy.json", policy_for(&keys().join("trusted.gpg")));
+    let (_, state) = lab.container(&lab.image("signed"));
+    assert_eq!(b.start(&policy, &state).code, Some(0));
+    assert!(b.start(&policy, &state).cached());
+    // The same file now trusts another key: denied at once.
+    std::fs::write(&policy, policy_for(&keys().join("other.gpg"))).unwrap();
+    let denied = b.start(&policy, &state);
+    assert_eq!(denied.code, Some(1), "{}", denied.record);
+    assert!(denied.record.contains("verdict=deny"), "{}", denied.record);
+    // Even a change that does not alter the meaning is a new key.
+    std::fs::write(
+        &policy,
+        format!("{}\n", policy_for(&keys().join("trusted.gpg"))),
+    )
+    .unwrap();
+    let allowed = b.start(&policy, &state);
+    assert_eq!(allowed.code, Some(0));
+    assert!(!allowed.cached(), "{}", allowed.record);
+}
+
+#[test]
+fn a_changed_key_file_takes_effect_at_the_next_start() {
+    let lab = lab();
+    let b = Bench::new("cache-key");
+    let key = b.dir.path().join("key.gpg");
+    std::fs::copy(keys().join("trusted.gpg"), &key).unwrap();
+    let policy = b.dir.file("policy.json", policy_for(&key));
+    let (_, state) = lab.container(&lab.image("signed"));
+    assert_eq!(b.start(&policy, &state).code, Some(0));
+    assert!(b.start(&policy, &state).cached());
+    // The policy is unchanged; the key file it names now holds another key.
+    std::fs::copy(keys().join("other.gpg"), &key).unwrap();
+    let denied = b.start(&policy, &state);
+    assert_eq!(denied.code, Some(1), "{}", denied.record);
+    assert!(denied.record.contains("verdict=deny"), "{}", denied.record);
+    // A key file that cannot be read is an error: denied, and nothing is cached for it.
+    std::fs::remove_file(&key).unwrap();
+    let before = b.entries().len();
+    let missing = b.start(&policy, &state);
+    assert_eq!(missing.code, Some(1));
+    assert!(
+        missing.record.contains("cannot read key file"),
+        "{}",
+        missing.record
+    );
+    assert_eq!(b.entries().len(), before);
+}
+
+#[test]
+fn changed_signatures_take_effect_at_the_next_start() {
+    let lab = lab();
+    let b = Bench::new("cache-sigs");
+    let policy = b
+        .dir
+        .file("policy.json", policy_for(&keys().join("trusted.gpg")));
+    let store = Scratch::new(&format!("cache-store-{}", unique()));
+    let podman = |args: &[&str]| {
+        let out = lab.vfs_podman(store.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let accept = lab.get("POLICY_ACCEPT");
+    let signed = lab.image("signed");
+    podman(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--signature-policy",
+        accept,
+        &signed,
+    ]);
+    let id = podman(&["create", &signed, "true"]);
+    let state = format!(
+        r#"{{"ociVersion":"1.0.2","id":"{id}","status":"creating","bundle":"{}/root/vfs-containers/{id}/userdata"}}"#,
+        store.path().display()
+    );
+    assert_eq!(b.start(&policy, &state).code, Some(0));
+    assert!(b.start(&policy, &state).cached());
+    // The same image ID pulled again from an unsigned copy: its stored signatures are replaced.
+    let mirror = format!(
+        "{}/lab/cache-mirror-{}:v1",
+        lab.get("REGISTRY"),
+        std::process::id()
+    );
+    let out = Command::new(lab.get("LAB_SKOPEO"))
+        .args([
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--remove-signatures",
+        ])
+        .arg(format!("docker://{signed}"))
+        .arg(format!("docker://{mirror}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    podman(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--signature-policy",
+        accept,
+        &mirror,
+    ]);
+    let denied = b.start(&policy, &state);
+    assert_eq!(denied.code, Some(1), "{}", denied.record);
+    assert!(
+        denied.record.contains("no signature exists"),
+        "{}",
+        denied.record
+    );
+}
