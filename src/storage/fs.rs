@@ -66,6 +66,64 @@ impl Dir {
     }
 }
 
+/// Finds the last top-level record of a containers/storage JSON array file (`containers.json`,
+/// `images.json`) that starts with `{"id":"<id>"`, the way containers/storage writes them, and
+/// returns its bytes (up to `max_record`, from its `{`), without reading the rest of the file: it
+/// searches backwards from the end, where a newly created container is. `Ok(None)` if there is
+/// no such record (the caller then parses the whole file, which also covers any other layout).
+/// The last match is the one containers/storage would use: it loads records into a map by ID.
+pub fn find_record(
+    file: &File,
+    id: &str,
+    max_file: u64,
+    max_record: u64,
+) -> io::Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::FileExt;
+    const CHUNK: u64 = 64 << 10;
+    let len = file.metadata()?.len();
+    if len > max_file {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than the {max_file}-byte limit"),
+        ));
+    }
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(None);
+    }
+    let needle = format!("{{\"id\":\"{id}\"");
+    let finder = memchr::memmem::FinderRev::new(needle.as_bytes());
+    let overlap = needle.len() as u64 - 1;
+    let read_at = |from: u64, to: u64| -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
+        let mut done = 0;
+        while done < buf.len() {
+            match file.read_at(&mut buf[done..], from + done as u64)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        buf.truncate(done);
+        Ok(buf)
+    };
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let chunk = read_at(start, (end + overlap).min(len))?;
+        if let Some(i) = finder.rfind(&chunk) {
+            let at = start + i as u64;
+            // A top-level element follows `[` or `,` (after optional whitespace).
+            let before = read_at(at.saturating_sub(64), at)?;
+            let prev = before.iter().rev().find(|b| !b.is_ascii_whitespace());
+            if !matches!(prev, Some(b'[') | Some(b',')) {
+                return Ok(None);
+            }
+            return read_at(at, (at + max_record).min(len)).map(Some);
+        }
+        end = start;
+    }
+    Ok(None)
+}
+
 /// Reads `r` to its end, or fails once it has more than `max` bytes.
 pub fn read_bounded(r: impl Read, max: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();

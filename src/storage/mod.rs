@@ -31,6 +31,8 @@ use crate::signature::{self, Signature};
 const MAX_INDEX_BYTES: u64 = 256 << 20;
 /// A manifest (containers/image refuses larger ones from registries).
 const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// One record found by `find_record`; a bigger one is parsed with the whole file instead.
+const MAX_RECORD_BYTES: u64 = 4 << 20;
 /// All signatures of one image together.
 const MAX_SIGNATURES_BYTES: u64 = 16 << 20;
 
@@ -373,16 +375,71 @@ pub fn default_roots(rootless: bool) -> (Option<PathBuf>, Option<PathBuf>) {
 /// The container's record in one containers directory, if it is there.
 fn find_container(dir: &Dir, id: &str, deadline: Instant) -> Result<Option<Container>> {
     let _lock = lock(dir, "containers.lock", deadline)?;
-    let Some((rec, path)) = container_records(dir)?
-        .into_iter()
-        .find(|(c, _)| c.id == id)
-    else {
+    // The volatile file is loaded after the other, so its record would win.
+    let mut found = None;
+    for file in ["volatile-containers.json", "containers.json"] {
+        if let Some(rec) = quick_record::<ContainerRecord>(dir, file, id)? {
+            found = Some((rec, dir.path().join(file)));
+            break;
+        }
+    }
+    let found = match found {
+        Some(f) => Some(f),
+        None => container_records(dir)?
+            .into_iter()
+            .rev()
+            .find(|(c, _)| c.id == id),
+    };
+    let Some((rec, path)) = found else {
         return Ok(None);
     };
     if rec.image.is_empty() {
         return Err(StorageError::NoImage(id.into()));
     }
     container_of(rec, &path).map(Some)
+}
+
+/// The record of `id` in `file`, found without parsing the rest of the file (`fs::find_record`);
+/// `None` when that finds nothing usable, and the caller parses the whole file.
+fn quick_record<T: HasId + serde::de::DeserializeOwned>(
+    dir: &Dir,
+    file: &str,
+    id: &str,
+) -> Result<Option<T>> {
+    let path = dir.path().join(file);
+    let f = match dir.file(file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StorageError::Read { path, source }),
+    };
+    let Some(bytes) = fs::find_record(&f, id, MAX_INDEX_BYTES, MAX_RECORD_BYTES)
+        .map_err(|source| StorageError::Read { path, source })?
+    else {
+        return Ok(None);
+    };
+    match serde_json::Deserializer::from_slice(&bytes)
+        .into_iter::<T>()
+        .next()
+    {
+        Some(Ok(rec)) if rec.id() == id => Ok(Some(rec)),
+        _ => Ok(None),
+    }
+}
+
+trait HasId {
+    fn id(&self) -> &str;
+}
+
+impl HasId for ContainerRecord {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl HasId for ImageRecord {
+    fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// The records of one image store's images.json (none if it has no such file).
@@ -455,7 +512,11 @@ fn image_in(
     deadline: Instant,
 ) -> Result<Option<Image>> {
     let _lock = lock(dir, "images.lock", deadline)?;
-    let Some(rec) = image_records(dir)?.into_iter().find(|i| i.id == id) else {
+    let rec = match quick_record::<ImageRecord>(dir, "images.json", id)? {
+        Some(r) => Some(r),
+        None => image_records(dir)?.into_iter().rev().find(|i| i.id == id),
+    };
+    let Some(rec) = rec else {
         return Ok(None);
     };
     let image_dir = dir.dir(id).map_err(|source| StorageError::Read {

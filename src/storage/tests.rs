@@ -377,3 +377,63 @@ fn a_write_lock_held_elsewhere_is_waited_for_with_a_bound() {
     child.wait().unwrap();
     assert!(t.store(&hex64('a')).image(&id, None, soon()).is_ok());
 }
+
+#[test]
+fn a_record_is_found_from_the_end_without_parsing_the_rest() {
+    let t = Tree::new("quick");
+    let cid = hex64('c');
+    let record = |id: &str, image: &str, pad: usize| {
+        format!(
+            r#"{{"id":"{id}","names":["n{}"],"image":"{image}","metadata":"{{\"image-name\":\"example.com/app:1\"}}","pad":"{}"}}"#,
+            pad,
+            "x".repeat(pad)
+        )
+    };
+    // Many records before it, big enough that the search crosses 64 KiB chunks; the container's
+    // record straddles a chunk boundary.
+    let mut recs: Vec<String> = (0..300)
+        .map(|i| record(&format!("{i:064x}"), &hex64('9'), 700))
+        .collect();
+    recs.push(record(&cid, &hex64('1'), 40_000));
+    recs.extend((300..400).map(|i| record(&format!("{i:064x}"), &hex64('9'), 700)));
+    t.containers("containers.json", &format!("[{}]", recs.join(",")));
+    let s = t.store(&cid);
+    let c = s.container(&cid, soon()).unwrap();
+    assert_eq!(c.image_id, hex64('1'));
+    assert_eq!(c.image_name.as_deref(), Some("example.com/app:1"));
+
+    // A later record with the same ID wins, as it does when containers/storage loads the file.
+    recs.push(record(&cid, &hex64('2'), 10));
+    t.containers("containers.json", &format!("[{}]", recs.join(",")));
+    assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('2'));
+
+    // The search finds only top-level records: an `{"id":…` that follows anything but `[` or `,`
+    // sends the hook to the full parse, which reads the real record.
+    let nested = format!(
+        r#"[{},{{"id":"{}","image":"{}","nested":{{"id":"{cid}","image":"{}"}}}}]"#,
+        record(&cid, &hex64('3'), 10),
+        hex64('e'),
+        hex64('9'),
+        hex64('4')
+    );
+    t.containers("containers.json", &nested);
+    assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('3'));
+
+    // A record that does not parse falls back to the full parse, which reports the error.
+    t.containers(
+        "containers.json",
+        &format!(r#"[{{"id":"{cid}","image":5}}]"#),
+    );
+    let err = s.container(&cid, soon()).unwrap_err().to_string();
+    assert!(err.contains("cannot parse"), "{err}");
+    // The volatile file is read too, and its record wins.
+    t.containers(
+        "containers.json",
+        &format!("[{}]", record(&cid, &hex64('5'), 10)),
+    );
+    t.containers(
+        "volatile-containers.json",
+        &format!("[{}]", record(&cid, &hex64('6'), 10)),
+    );
+    assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('6'));
+}
