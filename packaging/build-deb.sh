@@ -16,9 +16,8 @@ pkg=oci-signature-hook
 say() { printf 'build-deb: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-cargo_version=$(awk -F'"' '/^\[/ { p = ($0 == "[package]") } p && /^version *=/ { print $2; exit }' Cargo.toml)
-[[ -n $cargo_version ]] || die "no version in Cargo.toml"
-version=${cargo_version//-/\~}
+# shellcheck source=packaging/version.sh
+source packaging/version.sh
 changelog_version=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
 if [[ $changelog_version != "$version" ]]; then
     say "warning: packaging/debian/changelog is at $changelog_version, Cargo.toml at $version"

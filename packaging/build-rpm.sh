@@ -18,9 +18,8 @@ say() { printf 'build-rpm: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 command -v rpmbuild >/dev/null || die "rpmbuild not found (Debian: apt-get install rpm)"
-cargo_version=$(awk -F'"' '/^\[/ { p = ($0 == "[package]") } p && /^version *=/ { print $2; exit }' Cargo.toml)
-[[ -n $cargo_version ]] || die "no version in Cargo.toml"
-version=${cargo_version//-/\~}
+# shellcheck source=packaging/version.sh
+source packaging/version.sh
 
 make build >&2
 bin=target/release/$pkg

@@ -6,7 +6,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{lab, run_hook, unique, Scratch};
@@ -91,14 +90,21 @@ fn keys() -> PathBuf {
     PathBuf::from(lab().get("LAB")).join("keys")
 }
 
-#[test]
-fn a_second_start_is_answered_from_the_cache() {
+/// A bench, a policy trusting the lab key, and the state of a container of the signed image.
+fn signed_start(name: &str) -> (Bench, PathBuf, String) {
     let lab = lab();
-    let b = Bench::new("cache-hit");
+    let b = Bench::new(name);
     let policy = b
         .dir
         .file("policy.json", policy_for(&keys().join("trusted.gpg")));
     let (_, state) = lab.container(&lab.image("signed"));
+    (b, policy, state)
+}
+
+#[test]
+fn a_second_start_is_answered_from_the_cache() {
+    let lab = lab();
+    let (b, policy, state) = signed_start("cache-hit");
     let first = b.start(&policy, &state);
     assert_eq!(first.code, Some(0), "{}", first.stderr);
     assert!(!first.cached(), "{}", first.record);
@@ -144,12 +150,7 @@ fn a_second_start_is_answered_from_the_cache() {
 
 #[test]
 fn a_changed_policy_takes_effect_at_the_next_start() {
-    let lab = lab();
-    let b = Bench::new("cache-policy");
-    let policy = b
-        .dir
-        .file("policy.json", policy_for(&keys().join("trusted.gpg")));
-    let (_, state) = lab.container(&lab.image("signed"));
+    let (b, policy, state) = signed_start("cache-policy");
     assert_eq!(b.start(&policy, &state).code, Some(0));
     assert!(b.start(&policy, &state).cached());
     // The same file now trusts another key: denied at once.
@@ -214,15 +215,18 @@ fn changed_signatures_take_effect_at_the_next_start() {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let accept = lab.get("POLICY_ACCEPT");
+    let pull = |image: &str| {
+        podman(&[
+            "pull",
+            "-q",
+            "--tls-verify=false",
+            "--signature-policy",
+            accept,
+            image,
+        ])
+    };
     let signed = lab.image("signed");
-    podman(&[
-        "pull",
-        "-q",
-        "--tls-verify=false",
-        "--signature-policy",
-        accept,
-        &signed,
-    ]);
+    pull(&signed);
     let id = podman(&["create", &signed, "true"]);
     let state = format!(
         r#"{{"ociVersion":"1.0.2","id":"{id}","status":"creating","bundle":"{}/root/vfs-containers/{id}/userdata"}}"#,
@@ -231,36 +235,8 @@ fn changed_signatures_take_effect_at_the_next_start() {
     assert_eq!(b.start(&policy, &state).code, Some(0));
     assert!(b.start(&policy, &state).cached());
     // The same image ID pulled again from an unsigned copy: its stored signatures are replaced.
-    let mirror = format!(
-        "{}/lab/cache-mirror-{}:v1",
-        lab.get("REGISTRY"),
-        std::process::id()
-    );
-    let out = Command::new(lab.get("LAB_SKOPEO"))
-        .args([
-            "copy",
-            "-q",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--remove-signatures",
-        ])
-        .arg(format!("docker://{signed}"))
-        .arg(format!("docker://{mirror}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    podman(&[
-        "pull",
-        "-q",
-        "--tls-verify=false",
-        "--signature-policy",
-        accept,
-        &mirror,
-    ]);
+    let mirror = lab.unsigned_copy(&signed, "cache-mirror");
+    pull(&mirror);
     let denied = b.start(&policy, &state);
     assert_eq!(denied.code, Some(1), "{}", denied.record);
     assert!(

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{hook_path, hook_verdict, lab, unique, Scratch};
+use crate::common::{hook_path, hook_verdict, lab, unique, Scratch, LAB_IMAGES};
 
 const TRUSTED: &str =
     r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"$KEYS/trusted.gpg"}]}"#;
@@ -190,18 +190,7 @@ fn check_agrees_with_the_hook() {
     let lab = lab();
     let dir = Scratch::new("check-agrees");
     let trusted = dir.file("trusted.json", lab.expand(TRUSTED));
-    let names = [
-        "signed",
-        "unsigned",
-        "wrongkey",
-        "expired",
-        "revoked",
-        "copied",
-        "other-identity",
-        "two-sigs",
-        "garbage-sig",
-    ];
-    let images: Vec<String> = names.iter().map(|n| lab.image(n)).collect();
+    let images: Vec<String> = LAB_IMAGES.iter().map(|n| lab.image(n)).collect();
     let mut args = vec!["--policy", trusted.to_str().unwrap(), "--format", "json"];
     args.extend(images.iter().map(String::as_str));
     let report = lab_check(&args).json();
@@ -323,16 +312,7 @@ fn hints_name_each_pitfall() {
 
     // 2. Signatures replaced: the signed image pulled, then the same image ID pulled again from
     //    an unsigned copy.
-    let mirror = format!("{registry}/lab/mirror-{}:v1", std::process::id());
-    skopeo(&[
-        "copy",
-        "-q",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        "--remove-signatures",
-        &format!("docker://{}", lab.image("signed")),
-        &format!("docker://{mirror}"),
-    ]);
+    let mirror = lab.unsigned_copy(&lab.image("signed"), "mirror");
     store.pull(&lab.image("signed"));
     let before = store.check(&["--policy", trusted, &lab.image("signed")]);
     assert_eq!(before.code, Some(0), "{}{}", before.stdout, before.stderr);

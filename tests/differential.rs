@@ -2,7 +2,7 @@
 //! (reading the signatures stored in containers-storage) must agree with
 //! `podman pull --signature-policy P IMAGE` (reading them from the registry's lookaside).
 
-use crate::common::{hook_verdict, lab, Scratch};
+use crate::common::{hook_verdict, lab, Scratch, LAB_IMAGES};
 
 /// Policies, with `$REGISTRY` and `$KEYS` filled in from the lab.
 const POLICIES: &[(&str, &str)] = &[
@@ -131,23 +131,11 @@ const POLICIES: &[(&str, &str)] = &[
     ),
 ];
 
-const IMAGES: &[&str] = &[
-    "signed",
-    "unsigned",
-    "wrongkey",
-    "expired",
-    "revoked",
-    "copied",
-    "other-identity",
-    "two-sigs",
-    "garbage-sig",
-];
-
 #[test]
 fn hook_verdicts_match_podman_pull() {
     let lab = lab();
     let dir = Scratch::new("differential");
-    let mut refs: Vec<String> = IMAGES.iter().map(|i| lab.image(i)).collect();
+    let mut refs: Vec<String> = LAB_IMAGES.iter().map(|i| lab.image(i)).collect();
     // By digest too: the identity is then digest-only.
     for name in ["signed", "other-identity"] {
         let key = format!("DIGEST_{}", name.to_uppercase().replace('-', "_"));

@@ -55,7 +55,48 @@ pub fn lab() -> &'static Lab {
     })
 }
 
+/// The lab's images (`lab/NAME:v1`), one per kind of signature.
+pub const LAB_IMAGES: &[&str] = &[
+    "signed",
+    "unsigned",
+    "wrongkey",
+    "expired",
+    "revoked",
+    "copied",
+    "other-identity",
+    "two-sigs",
+    "garbage-sig",
+];
+
 impl Lab {
+    /// Copies `image` in the lab registry to a new repository `lab/NAME-<pid>:v1` without its
+    /// signatures (the same manifest, so the same image ID), and returns the new reference.
+    pub fn unsigned_copy(&self, image: &str, name: &str) -> String {
+        let copy = format!(
+            "{}/lab/{name}-{}:v1",
+            self.get("REGISTRY"),
+            std::process::id()
+        );
+        let out = Command::new(self.get("LAB_SKOPEO"))
+            .args([
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                "--remove-signatures",
+            ])
+            .arg(format!("docker://{image}"))
+            .arg(format!("docker://{copy}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo copy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        copy
+    }
+
     pub fn get(&self, key: &str) -> &str {
         self.env
             .get(key)
