@@ -68,18 +68,12 @@ impl Dir {
 
 /// Finds the last top-level record of a containers/storage JSON array file (`containers.json`,
 /// `images.json`) that starts with `{"id":"<id>"`, the way containers/storage writes them, and
-/// returns its bytes (up to `max_record`, from its `{`), without reading the rest of the file: it
-/// searches backwards from the end, where a newly created container is. `Ok(None)` if there is
-/// no such record (the caller then parses the whole file, which also covers any other layout).
-/// The last match is the one containers/storage would use: it loads records into a map by ID.
-pub fn find_record(
-    file: &File,
-    id: &str,
-    max_file: u64,
-    max_record: u64,
-) -> io::Result<Option<Vec<u8>>> {
-    use std::os::unix::fs::FileExt;
-    const CHUNK: u64 = 64 << 10;
+/// returns the offset of its `{`, without reading the rest of the file: it searches backwards
+/// from the end, where a newly created container is. `Ok(None)` if there is no such record (the
+/// caller then parses the whole file, which also covers any other layout). The last match is the
+/// one containers/storage would use: it loads records into a map by ID.
+pub fn find_record(file: &File, id: &str, max_file: u64) -> io::Result<Option<u64>> {
+    const CHUNK: u64 = 256 << 10;
     let len = file.metadata()?.len();
     if len > max_file {
         return Err(io::Error::new(
@@ -93,18 +87,7 @@ pub fn find_record(
     let needle = format!("{{\"id\":\"{id}\"");
     let finder = memchr::memmem::FinderRev::new(needle.as_bytes());
     let overlap = needle.len() as u64 - 1;
-    let read_at = |from: u64, to: u64| -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
-        let mut done = 0;
-        while done < buf.len() {
-            match file.read_at(&mut buf[done..], from + done as u64)? {
-                0 => break,
-                n => done += n,
-            }
-        }
-        buf.truncate(done);
-        Ok(buf)
-    };
+    let read_at = |from: u64, to: u64| read_at(file, from, to);
     let mut end = len;
     while end > 0 {
         let start = end.saturating_sub(CHUNK);
@@ -117,11 +100,26 @@ pub fn find_record(
             if !matches!(prev, Some(b'[') | Some(b',')) {
                 return Ok(None);
             }
-            return read_at(at, (at + max_record).min(len)).map(Some);
+            return Ok(Some(at));
         }
         end = start;
     }
     Ok(None)
+}
+
+/// The bytes of `file` from offset `from` to `to` (fewer at its end).
+pub fn read_at(file: &File, from: u64, to: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; usize::try_from(to.saturating_sub(from)).unwrap_or(0)];
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], from + done as u64)? {
+            0 => break,
+            n => done += n,
+        }
+    }
+    buf.truncate(done);
+    Ok(buf)
 }
 
 /// Reads `r` to its end, or fails once it has more than `max` bytes.

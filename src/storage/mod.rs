@@ -412,17 +412,28 @@ fn quick_record<T: HasId + serde::de::DeserializeOwned>(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StorageError::Read { path, source }),
     };
-    let Some(bytes) = fs::find_record(&f, id, MAX_INDEX_BYTES, MAX_RECORD_BYTES)
-        .map_err(|source| StorageError::Read { path, source })?
-    else {
+    let read_err = |source| StorageError::Read {
+        path: path.clone(),
+        source,
+    };
+    let Some(at) = fs::find_record(&f, id, MAX_INDEX_BYTES).map_err(read_err)? else {
         return Ok(None);
     };
-    match serde_json::Deserializer::from_slice(&bytes)
-        .into_iter::<T>()
-        .next()
-    {
-        Some(Ok(rec)) if rec.id() == id => Ok(Some(rec)),
-        _ => Ok(None),
+    // Read only as far as the record goes: a window that doubles until the record parses.
+    let mut window: u64 = 16 << 10;
+    loop {
+        let bytes = fs::read_at(&f, at, at + window).map_err(read_err)?;
+        let complete = (bytes.len() as u64) < window;
+        match serde_json::Deserializer::from_slice(&bytes)
+            .into_iter::<T>()
+            .next()
+        {
+            Some(Ok(rec)) if rec.id() == id => return Ok(Some(rec)),
+            Some(Err(e)) if e.is_eof() && !complete && window < MAX_RECORD_BYTES => {
+                window *= 2;
+            }
+            _ => return Ok(None),
+        }
     }
 }
 
