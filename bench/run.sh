@@ -80,6 +80,10 @@ command -v hyperfine >/dev/null || apt_install hyperfine
 log "building (cargo build --release)"
 cargo build --release --quiet
 hook=$PWD/target/release/oci-signature-hook
+# The in-process OpenPGP verifier is a build option: a second binary, beside the default one.
+log "building with the sequoia feature (cargo build --release --features sequoia)"
+cargo build --release --quiet --features sequoia --target-dir target/sequoia
+hook_sequoia=$PWD/target/sequoia/release/oci-signature-hook
 
 lab=$(mktemp -d /tmp/osh-bench.XXXXXX)
 # shellcheck disable=SC2317  # called by the traps
@@ -247,6 +251,10 @@ mapfile -t warm < <(warm_flags lab)
 expect_allow "the lab's signed container" "$state" "${cold[@]}"
 expect_deny "a container under a reject policy" "$state" --policy "$b/policy-reject.json" "${cold[@]}"
 expect_deny "an image signed by another key" "$state" --policy "$b/policy-other.json" "${cold[@]}"
+# The Sequoia build must give the same verdicts.
+hook=$hook_sequoia expect_allow "the lab's signed container (sequoia)" "$state" "${cold[@]}" --openpgp sequoia
+hook=$hook_sequoia expect_deny "an image signed by another key (sequoia)" "$state" \
+    --policy "$b/policy-other.json" "${cold[@]}" --openpgp sequoia
 if [[ $has_cache == true ]]; then
     expect_allow "the lab's signed container (priming the cache)" "$state" "${warm[@]}"
     expect_cached "$b/cache/lab" "the hook"
@@ -341,6 +349,8 @@ if [[ $has_cache == true ]]; then
     b_cmds+=("$(cmd "hook alone, warm" "$skopeo_label" "$state" "$hook_env" null \
         "$hook" "${hook_args[@]}" "${warm[@]}")")
 fi
+b_cmds+=("$(cmd "hook alone, cold, --openpgp sequoia" "$skopeo_label" "$state" "$hook_env" \
+    "$(cold_before lab)" "$hook_sequoia" "${hook_args[@]}" "${cold[@]}" --openpgp sequoia)")
 group b "(b) one signature check: the lab's signed image, one signature" "${b_cmds[@]}"
 [[ $has_cache == false ]] || expect_unchanged "$b/cache/lab"
 

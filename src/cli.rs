@@ -28,6 +28,8 @@ Options:
   --cache-dir DIR         where allows are cached (default /run/oci-signature-hook, or
                           $XDG_RUNTIME_DIR/oci-signature-hook for a rootless user)
   --no-cache              verify every time
+  --openpgp IMPL          gpgme (the default, as containers/image) or sequoia (in-process;
+                          only in builds with the sequoia feature)
   -h, --help              print this help
   -V, --version           print the version
 
@@ -43,6 +45,7 @@ block and how to fix it. Exits 0 if nothing would be blocked, 1 if something wou
   --runroot DIR           the storage run root (like podman --runroot)
   --storage-driver NAME   the storage driver (like podman --storage-driver)
   --format FORMAT         table (the default) or json
+  --openpgp IMPL          as above
 ";
 
 /// What to do.
@@ -63,6 +66,26 @@ pub struct HookArgs {
     pub config: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
     pub no_cache: bool,
+    pub openpgp: OpenPgp,
+}
+
+/// Which OpenPGP implementation verifies signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OpenPgp {
+    #[default]
+    Gpgme,
+    Sequoia,
+}
+
+fn openpgp(p: &mut lexopt::Parser) -> Result<OpenPgp, String> {
+    match string(p)?.as_str() {
+        "gpgme" => Ok(OpenPgp::Gpgme),
+        "sequoia" if cfg!(feature = "sequoia") => Ok(OpenPgp::Sequoia),
+        "sequoia" => {
+            Err("this build has no Sequoia verifier (build with --features sequoia)".into())
+        }
+        other => Err(format!("invalid --openpgp {other:?} (gpgme or sequoia)")),
+    }
 }
 
 /// `check`'s arguments.
@@ -76,6 +99,7 @@ pub struct CheckArgs {
     pub format: Format,
     pub all: bool,
     pub images: Vec<String>,
+    pub openpgp: OpenPgp,
 }
 
 /// `check`'s output format.
@@ -110,6 +134,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("config") => hook.config = Some(value(&mut p)?.into()),
             Long("cache-dir") => hook.cache_dir = Some(value(&mut p)?.into()),
             Long("no-cache") => hook.no_cache = true,
+            Long("openpgp") => hook.openpgp = openpgp(&mut p)?,
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             other => return Err(other.unexpected().to_string()),
@@ -135,6 +160,7 @@ fn parse_check(p: &mut lexopt::Parser) -> Result<Command, String> {
                 }
             }
             Long("all") | Short('a') => c.all = true,
+            Long("openpgp") => c.openpgp = openpgp(p)?,
             Short('h') | Long("help") => return Ok(Command::Help),
             Value(v) => c.images.push(
                 v.into_string()
@@ -178,6 +204,7 @@ mod tests {
                 config: None,
                 cache_dir: None,
                 no_cache: false,
+                openpgp: OpenPgp::Gpgme,
             })
         );
         let Command::Hook(h) = args(&["--mode", "warn", "--config", "/c"]).unwrap() else {

@@ -61,7 +61,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
             Exit::Allow
         }
         Ok(cli::Command::Check(args)) => {
-            check::run(&args, &invoker::detect(), &verify::gpg::Gpgme::new())
+            check::run(&args, &invoker::detect(), verifier(args.openpgp).as_ref())
         }
         Ok(cli::Command::Hook(args)) => {
             let who = invoker::detect();
@@ -72,7 +72,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
             let socket = args
                 .syslog_socket
                 .unwrap_or_else(|| audit::DEFAULT_SOCKET.into());
-            let verifier = verify::gpg::Gpgme::new();
+            let verifier = verifier(args.openpgp);
             let cache = if args.no_cache {
                 None
             } else {
@@ -85,12 +85,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
                 mode,
                 cache,
             };
-            let (mut verdict, record) = decide(&policy, std::io::stdin().lock(), &verifier, &how);
+            let (mut verdict, record) =
+                decide(&policy, std::io::stdin().lock(), verifier.as_ref(), &how);
             if verdict == Verdict::Deny && mode == Mode::Warn {
                 verdict = Verdict::WouldDeny;
             }
             report(verdict, &record, &socket)
         }
+    }
+}
+
+/// The OpenPGP implementation `which` names.
+fn verifier(which: cli::OpenPgp) -> Box<dyn Verifier> {
+    match which {
+        #[cfg(feature = "sequoia")]
+        cli::OpenPgp::Sequoia => Box::new(verify::sequoia::Sequoia),
+        _ => Box::new(verify::gpg::Gpgme::new()),
     }
 }
 
@@ -308,7 +318,7 @@ pub fn judge<'p>(
     let mut cache_key = None;
     if let (Some(c), Some(img)) = (cache, &image) {
         if preloaded.iter().all(|(_, r)| r.is_ok()) {
-            let key = verdict_key(c, img, reference, &scope, &preloaded);
+            let key = verdict_key(c, verifier, img, reference, &scope, &preloaded);
             if c.cache.hit(&key) {
                 return Judgement {
                     scope,
@@ -360,6 +370,7 @@ type LoadedKeys<'p> = (&'p policy::KeySource, Result<Vec<Vec<u8>>, String>);
 /// The cache key of a verdict: every input it depends on (see `cache`).
 fn verdict_key(
     c: &CacheUse,
+    verifier: &dyn Verifier,
     image: &storage::Image,
     reference: Option<&Reference>,
     scope: &policy::Scope,
@@ -376,6 +387,7 @@ fn verdict_key(
     let sig_refs: Vec<&[u8]> = sigs.iter().map(Vec::as_slice).collect();
     let mut k = cache::KeyBuilder::new()
         .text("mode", &format!("{:?}", c.mode))
+        .text("openpgp", verifier.name())
         .text("image_id", &image.id)
         .text("manifest_digest", &image.manifest_digest)
         .list("signatures", &sig_refs)

@@ -2,7 +2,7 @@
 //! (reading the signatures stored in containers-storage) must agree with
 //! `podman pull --signature-policy P IMAGE` (reading them from the registry's lookaside).
 
-use crate::common::{hook_verdict, lab, Scratch, LAB_IMAGES};
+use crate::common::{hook_verdict_with, lab, Scratch, LAB_IMAGES};
 
 /// Policies, with `$REGISTRY` and `$KEYS` filled in from the lab.
 const POLICIES: &[(&str, &str)] = &[
@@ -147,25 +147,33 @@ fn hook_verdicts_match_podman_pull() {
     }
     let states: Vec<String> = refs.iter().map(|r| lab.container(r).1).collect();
 
+    // Every OpenPGP implementation of this build must give containers/image's verdicts.
+    let openpgp: &[&str] = if cfg!(feature = "sequoia") {
+        &["gpgme", "sequoia"]
+    } else {
+        &["gpgme"]
+    };
     let mut table = Vec::new();
     let mut mismatches = Vec::new();
     for (name, text) in POLICIES {
         let policy = dir.file(&format!("{name}.json"), lab.expand(text));
         for (r, state) in refs.iter().zip(&states) {
-            let hook = hook_verdict(&policy, state);
             let oracle = pull_allowed(&policy, r, &dir);
-            table.push(format!(
-                "{name:22} {r:90} hook={} pull={}",
-                verdict(hook.allowed()),
-                verdict(oracle)
-            ));
-            if hook.allowed() != oracle {
-                mismatches.push(format!(
-                    "{name} {r}: hook {} ({}), podman pull {}",
+            for imp in openpgp {
+                let hook = hook_verdict_with(&policy, state, &["--openpgp", imp]);
+                table.push(format!(
+                    "{name:22} {r:90} {imp:8} hook={} pull={}",
                     verdict(hook.allowed()),
-                    hook.stderr.trim(),
                     verdict(oracle)
                 ));
+                if hook.allowed() != oracle {
+                    mismatches.push(format!(
+                        "{name} {r} ({imp}): hook {} ({}), podman pull {}",
+                        verdict(hook.allowed()),
+                        hook.stderr.trim(),
+                        verdict(oracle)
+                    ));
+                }
             }
         }
     }
@@ -177,8 +185,9 @@ fn hook_verdicts_match_podman_pull() {
         mismatches.join("\n")
     );
     // The table must exercise both verdicts for most images.
-    assert!(table.iter().filter(|l| l.ends_with("pull=allow")).count() > 40);
-    assert!(table.iter().filter(|l| l.ends_with("pull=deny")).count() > 100);
+    let per = openpgp.len();
+    assert!(table.iter().filter(|l| l.ends_with("pull=allow")).count() > 40 * per);
+    assert!(table.iter().filter(|l| l.ends_with("pull=deny")).count() > 100 * per);
 }
 
 fn verdict(allowed: bool) -> &'static str {

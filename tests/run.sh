@@ -40,6 +40,12 @@ bash tests/lab/lab.sh up "$lab"
 step "cargo test"
 OSH_LAB=$lab cargo test
 
+# The in-process OpenPGP verifier is a build option; the same tests run with it compiled in
+# (the verifier corpus and the differential test then cover both implementations).
+step "cargo clippy and cargo test --features sequoia"
+cargo clippy --features sequoia --all-targets -- -D warnings
+OSH_LAB=$lab cargo test --features sequoia
+
 # Last: while the .deb is installed, its hook runs for every podman container that uses the
 # default hooks directories.
 step "packages: .deb and .rpm, podman run with the installed hook"

@@ -31,6 +31,10 @@ impl Default for Gpgme {
 }
 
 impl Verifier for Gpgme {
+    fn name(&self) -> &'static str {
+        "gpgme"
+    }
+
     fn open(&self, key_blobs: &[Vec<u8>]) -> Result<Box<dyn Keyring>, String> {
         let home = TempHome::create(&self.tmp)?;
         let mut ctx =

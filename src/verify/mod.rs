@@ -6,6 +6,8 @@
 //! Ref: containers/image `signature/policy_eval.go`, `policy_eval_signedby.go`, `simple.go`.
 
 pub mod gpg;
+#[cfg(feature = "sequoia")]
+pub mod sequoia;
 
 use std::io::Read;
 use std::path::Path;
@@ -33,6 +35,8 @@ pub struct Verified {
 
 /// An OpenPGP implementation.
 pub trait Verifier {
+    /// Its name, part of a cached verdict's key (implementations may differ at the edges).
+    fn name(&self) -> &'static str;
     /// A keyring holding only the keys in `key_blobs` (binary or armored keyrings).
     fn open(&self, key_blobs: &[Vec<u8>]) -> Result<Box<dyn Keyring>, String>;
 }

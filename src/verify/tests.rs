@@ -10,6 +10,10 @@ struct Fake;
 struct FakeRing(Vec<String>);
 
 impl Verifier for Fake {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
     fn open(&self, blobs: &[Vec<u8>]) -> Result<Box<dyn Keyring>, String> {
         let names = blobs
             .iter()

@@ -248,13 +248,16 @@ impl HookResult {
 /// Runs the hook in hook mode under `policy` for the state `state`, with no syslog socket and a
 /// private TMPDIR that must be empty afterwards.
 pub fn hook_verdict(policy: &Path, state: &str) -> HookResult {
+    hook_verdict_with(policy, state, &[])
+}
+
+/// `hook_verdict` with more arguments for the hook.
+pub fn hook_verdict_with(policy: &Path, state: &str, args: &[&str]) -> HookResult {
     let tmp = Scratch::new(&format!("tmp-{}", unique()));
     let policy = policy.to_str().unwrap();
-    let out = run_hook(
-        &["--policy", policy, "--syslog-socket", "/nonexistent/log"],
-        state.as_bytes(),
-        tmp.path(),
-    );
+    let mut argv = vec!["--policy", policy, "--syslog-socket", "/nonexistent/log"];
+    argv.extend_from_slice(args);
+    let out = run_hook(&argv, state.as_bytes(), tmp.path());
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "the hook left {left:?} in its TMPDIR");
     HookResult {
