@@ -11,6 +11,8 @@
 PREFIX ?= /usr
 DESTDIR ?=
 CARGO ?= cargo
+# e.g. CARGO_FLAGS=--features=sequoia for the in-process OpenPGP verifier
+CARGO_FLAGS ?=
 
 NAME := oci-signature-hook
 BIN := target/release/$(NAME)
@@ -30,10 +32,10 @@ json_path := /usr/libexec/oci/hooks.d/$(NAME)
 all: build
 
 build:
-	$(CARGO) build --release
+	$(CARGO) build --release $(CARGO_FLAGS)
 
 $(BIN):
-	$(CARGO) build --release
+	$(CARGO) build --release $(CARGO_FLAGS)
 
 install: $(BIN)
 	install -d -m 0755 "$(DESTDIR)$(hookdir)" "$(DESTDIR)$(hookjsondir)" "$(DESTDIR)$(man1dir)" "$(DESTDIR)$(bindir)"
