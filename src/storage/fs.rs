@@ -68,8 +68,8 @@ impl Dir {
 
 /// Finds the last top-level record of a containers/storage JSON array file (`containers.json`,
 /// `images.json`) that starts with `{"id":"<id>"`, the way containers/storage writes them, and
-/// returns the offset of its `{`, without reading the rest of the file: it searches backwards
-/// from the end, where a newly created container is. `Ok(None)` if there is no such record (the
+/// returns the offset of its `{`, without parsing the file: it looks first in the last 256 KiB,
+/// where a newly created container is, then searches the rest. `Ok(None)` if there is no such record (the
 /// caller then parses the whole file, which also covers any other layout). The last match is the
 /// one containers/storage would use: it loads records into a map by ID.
 pub fn find_record(file: &File, id: &str, max_file: u64) -> io::Result<Option<u64>> {
@@ -85,26 +85,41 @@ pub fn find_record(file: &File, id: &str, max_file: u64) -> io::Result<Option<u6
         return Ok(None);
     }
     let needle = format!("{{\"id\":\"{id}\"");
-    let finder = memchr::memmem::FinderRev::new(needle.as_bytes());
     let overlap = needle.len() as u64 - 1;
-    let read_at = |from: u64, to: u64| read_at(file, from, to);
-    let mut end = len;
-    while end > 0 {
-        let start = end.saturating_sub(CHUNK);
-        let chunk = read_at(start, (end + overlap).min(len))?;
-        if let Some(i) = finder.rfind(&chunk) {
-            let at = start + i as u64;
-            // A top-level element follows `[` or `,` (after optional whitespace).
-            let before = read_at(at.saturating_sub(64), at)?;
-            let prev = before.iter().rev().find(|b| !b.is_ascii_whitespace());
-            if !matches!(prev, Some(b'[') | Some(b',')) {
-                return Ok(None);
+    // The last chunk first (a new container's record is there), backwards; then the rest of the
+    // file forwards, which memchr searches several times faster, keeping the last match.
+    let tail = len.saturating_sub(CHUNK);
+    let last_chunk = read_at(file, tail, len)?;
+    let found = match memchr::memmem::rfind(&last_chunk, needle.as_bytes()) {
+        Some(i) => Some(tail + i as u64),
+        None => {
+            let finder = memchr::memmem::Finder::new(needle.as_bytes());
+            let mut last = None;
+            let mut start = 0;
+            while start < tail {
+                // Chunks overlap by the needle's length, so a match across a boundary is seen;
+                // the last one reaches into the tail chunk, where there is no match.
+                let chunk = read_at(file, start, (start + CHUNK + overlap).min(len))?;
+                last = finder
+                    .find_iter(&chunk)
+                    .last()
+                    .map(|i| start + i as u64)
+                    .or(last);
+                start += CHUNK;
             }
-            return Ok(Some(at));
+            last
         }
-        end = start;
+    };
+    let Some(at) = found else {
+        return Ok(None);
+    };
+    // A top-level element follows `[` or `,` (after optional whitespace).
+    let before = read_at(file, at.saturating_sub(64), at)?;
+    let prev = before.iter().rev().find(|b| !b.is_ascii_whitespace());
+    if !matches!(prev, Some(b'[') | Some(b',')) {
+        return Ok(None);
     }
-    Ok(None)
+    Ok(Some(at))
 }
 
 /// The bytes of `file` from offset `from` to `to` (fewer at its end).

@@ -402,6 +402,17 @@ fn a_record_is_found_from_the_end_without_parsing_the_rest() {
     assert_eq!(c.image_id, hex64('1'));
     assert_eq!(c.image_name.as_deref(), Some("example.com/app:1"));
 
+    // Far from the end (more than the 256 KiB looked at first), it is found by the forward search.
+    let mut far = recs.clone();
+    far.extend((400..800).map(|i| record(&format!("{i:064x}"), &hex64('9'), 700)));
+    t.containers("containers.json", &format!("[{}]", far.join(",")));
+    assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('1'));
+    // Two far records with the same ID: the later one.
+    let mut twice = far.clone();
+    twice.insert(500, record(&cid, &hex64('7'), 10));
+    t.containers("containers.json", &format!("[{}]", twice.join(",")));
+    assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('7'));
+
     // A later record with the same ID wins, as it does when containers/storage loads the file.
     recs.push(record(&cid, &hex64('2'), 10));
     t.containers("containers.json", &format!("[{}]", recs.join(",")));
