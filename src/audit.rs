@@ -64,8 +64,16 @@ impl Record {
     }
 }
 
+/// How long a record may wait for syslog to take it. A syslog daemon that stops reading must not
+/// stall every container start: past this, the record is dropped and stderr says so.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Writes the record to syslog at `socket`; `Err` says why it could not.
 pub fn log(socket: &Path, verdict: Verdict, record: &Record) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::net::{UnixDatagram, UnixStream};
+    use syslog::{LogFormat, Severity};
+
     let formatter = Formatter3164 {
         facility: Facility::LOG_AUTH,
         hostname: None,
@@ -76,14 +84,47 @@ pub fn log(socket: &Path, verdict: Verdict, record: &Record) -> Result<(), Strin
     if std::fs::symlink_metadata(socket).is_err() {
         return Err(format!("there is no syslog socket at {socket:?}"));
     }
-    let mut logger = syslog::unix_custom(formatter, socket)
-        .map_err(|e| format!("cannot reach syslog at {socket:?}: {e}"))?;
-    let line = record.format(verdict);
-    let sent = match verdict {
-        Verdict::Allow => logger.info(line),
-        Verdict::Deny | Verdict::WouldDeny => logger.warning(line),
+    let severity = match verdict {
+        Verdict::Allow => Severity::LOG_INFO,
+        Verdict::Deny | Verdict::WouldDeny => Severity::LOG_WARNING,
     };
-    sent.map_err(|e| format!("cannot write to syslog at {socket:?}: {e}"))
+    let mut msg = Vec::new();
+    formatter
+        .format(&mut msg, severity, record.format(verdict))
+        .map_err(|e| format!("cannot format the record: {e}"))?;
+    let unreachable = |e: std::io::Error| format!("cannot reach syslog at {socket:?}: {e}");
+    let unwritten = |e: std::io::Error| {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            format!(
+                "syslog at {socket:?} did not take the record within {} s",
+                SEND_TIMEOUT.as_secs()
+            )
+        } else {
+            format!("cannot write to syslog at {socket:?}: {e}")
+        }
+    };
+    // A datagram socket (journald, rsyslog), or else a stream socket (some syslog-ng setups).
+    let dgram = UnixDatagram::unbound().map_err(unreachable)?;
+    match dgram.connect(socket) {
+        Ok(()) => {
+            dgram
+                .set_write_timeout(Some(SEND_TIMEOUT))
+                .map_err(unreachable)?;
+            dgram.send(&msg).map(drop).map_err(unwritten)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
+            let mut stream = UnixStream::connect(socket).map_err(unreachable)?;
+            stream
+                .set_write_timeout(Some(SEND_TIMEOUT))
+                .map_err(unreachable)?;
+            msg.push(b'\n');
+            stream.write_all(&msg).map_err(unwritten)
+        }
+        Err(e) => Err(unreachable(e)),
+    }
 }
 
 /// A value as it appears in a record: bare if it is plain, else double-quoted with `"` and `\`

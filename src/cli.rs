@@ -30,6 +30,8 @@ Options:
   --no-cache              verify every time
   --openpgp IMPL          gpgme (the default, as containers/image) or sequoia (in-process;
                           only in builds with the sequoia feature)
+  --timeout SECONDS       how long to wait for the store's locks before denying (default 10;
+                          keep it below the hook's timeout in hooks.d)
   -h, --help              print this help
   -V, --version           print the version
 
@@ -67,6 +69,7 @@ pub struct HookArgs {
     pub cache_dir: Option<PathBuf>,
     pub no_cache: bool,
     pub openpgp: OpenPgp,
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Which OpenPGP implementation verifies signatures.
@@ -135,6 +138,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Long("cache-dir") => hook.cache_dir = Some(value(&mut p)?.into()),
             Long("no-cache") => hook.no_cache = true,
             Long("openpgp") => hook.openpgp = openpgp(&mut p)?,
+            Long("timeout") => {
+                let secs: f64 = string(&mut p)?
+                    .parse()
+                    .map_err(|_| "--timeout takes a number of seconds".to_string())?;
+                if !(0.0..=3600.0).contains(&secs) {
+                    return Err("--timeout must be between 0 and 3600 seconds".into());
+                }
+                hook.timeout = Some(std::time::Duration::from_secs_f64(secs));
+            }
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             other => return Err(other.unexpected().to_string()),
@@ -205,6 +217,7 @@ mod tests {
                 cache_dir: None,
                 no_cache: false,
                 openpgp: OpenPgp::Gpgme,
+                timeout: None,
             })
         );
         let Command::Hook(h) = args(&["--mode", "warn", "--config", "/c"]).unwrap() else {

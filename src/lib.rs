@@ -15,6 +15,7 @@ pub mod invoker;
 mod json;
 pub mod manifest;
 pub mod policy;
+pub mod privilege;
 pub mod reference;
 pub mod registries;
 pub mod signature;
@@ -84,6 +85,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
                 rootless: who.rootless(),
                 mode,
                 cache,
+                timeout: args.timeout.unwrap_or(storage::LOCK_WAIT),
+                keep_privileges: false,
             };
             let (mut verdict, record) =
                 decide(&policy, std::io::stdin().lock(), verifier.as_ref(), &how);
@@ -160,12 +163,28 @@ pub fn decide(
     (verdict, record)
 }
 
-/// How the hook runs: for whom, in which mode, with which verdict cache.
-#[derive(Debug, Default)]
+/// How the hook runs: for whom, in which mode, with which verdict cache, within what time.
+#[derive(Debug)]
 pub struct How {
     pub rootless: bool,
     pub mode: Mode,
     pub cache: Option<cache::Cache>,
+    /// How long the hook may wait for the store's locks before it denies.
+    pub timeout: std::time::Duration,
+    /// Skip dropping capabilities (for callers that are not the hook process itself).
+    pub keep_privileges: bool,
+}
+
+impl Default for How {
+    fn default() -> Self {
+        How {
+            rootless: false,
+            mode: Mode::Enforce,
+            cache: None,
+            timeout: storage::LOCK_WAIT,
+            keep_privileges: false,
+        }
+    }
 }
 
 fn evaluate(
@@ -175,11 +194,24 @@ fn evaluate(
     how: &How,
     record: &mut Record,
 ) -> Result<(), String> {
-    let deadline = Instant::now() + storage::LOCK_WAIT;
+    let deadline = Instant::now() + how.timeout;
+    // Nothing untrusted has been read yet: give up every privilege first.
+    let dropped = if how.keep_privileges {
+        Ok(())
+    } else {
+        privilege::drop_all()
+    };
     let state = state::read(stdin)?;
     record.container = state.id.clone();
     let (policy, policy_bytes) = Policy::load_with_bytes(policy_path).map_err(|e| e.to_string())?;
     let rootless = how.rootless;
+    if let Err(e) = dropped {
+        if policy.accepts_anything() {
+            record.reason = format!("the policy accepts any image ({e})");
+            return Ok(());
+        }
+        return Err(e);
+    }
 
     // Storage errors before the scope is known deny, unless the policy accepts anything anywhere.
     let lenient = |e: storage::StorageError, record: &mut Record| -> Result<(), String> {

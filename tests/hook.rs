@@ -15,6 +15,7 @@ mod check;
 mod crio;
 mod differential;
 mod gpg;
+mod hardened;
 mod identity;
 mod podman_run;
 mod rootless;

@@ -286,3 +286,35 @@ pub fn agents_under(dir: &Path) -> Vec<String> {
     }
     found
 }
+
+/// A copy of the lab's store trimmed to one container and its image, for corrupting.
+pub fn store_copy(dir: &Scratch) -> (PathBuf, String) {
+    let lab = lab();
+    let (cid, _) = lab.container(&lab.image("signed"));
+    let root = dir.path().join("root");
+    let driver = lab.get("DRIVER");
+    let image_id = lab.get("IMAGE_ID_SIGNED");
+    let src = Path::new(lab.get("ROOT"));
+    std::fs::create_dir_all(root.join(format!("{driver}-containers/{cid}/userdata"))).unwrap();
+    std::fs::create_dir_all(root.join(format!("{driver}-images/{image_id}"))).unwrap();
+    for f in [
+        format!("{driver}-containers/containers.json"),
+        format!("{driver}-images/images.json"),
+    ] {
+        std::fs::copy(src.join(&f), root.join(&f)).unwrap();
+    }
+    for e in std::fs::read_dir(src.join(format!("{driver}-images/{image_id}"))).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(
+            e.path(),
+            root.join(format!("{driver}-images/{image_id}"))
+                .join(e.file_name()),
+        )
+        .unwrap();
+    }
+    let state = format!(
+        r#"{{"ociVersion":"1.0.2","id":"{cid}","status":"creating","bundle":"{}/{driver}-containers/{cid}/userdata"}}"#,
+        root.display()
+    );
+    (root, state)
+}

@@ -1,0 +1,562 @@
+//! Hostile storage, injected faults and least privilege: every one ends in a deny with a reason
+//! (unless the policy accepts anything), never an allow, a panic or a hang.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{hook_path, hook_verdict, lab, run_hook, store_copy, HookResult, Scratch};
+
+const ACCEPT: &str = r#"{"default":[{"type":"insecureAcceptAnything"}]}"#;
+
+fn trusted(dir: &Scratch) -> PathBuf {
+    dir.file(
+        "trusted.json",
+        lab().expand(
+            r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"$KEYS/trusted.gpg"}]}"#,
+        ),
+    )
+}
+
+fn denied(r: &HookResult, reason: &str) {
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("blocked container start"))
+        .unwrap_or_else(|| panic!("no reason line: {}", r.stderr));
+    assert!(line.contains(reason), "expected {reason:?} in: {line}");
+}
+
+fn images_dir(root: &Path) -> PathBuf {
+    root.join(format!("{}-images", lab().get("DRIVER")))
+}
+
+fn image_dir(root: &Path) -> PathBuf {
+    images_dir(root).join(lab().get("IMAGE_ID_SIGNED"))
+}
+
+/// Holds a write lock (fcntl, as containers/storage takes it) on `path` until dropped.
+struct WriteLock(Child);
+
+impl WriteLock {
+    fn hold(path: &Path) -> WriteLock {
+        let mut child = Command::new("python3")
+            .args([
+                "-c",
+                "import fcntl,sys,time\nf=open(sys.argv[1],'a+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(120)",
+            ])
+            .arg(path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "locked");
+        WriteLock(child)
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile storage
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_big_data_file_that_links_out_of_the_store_is_refused() {
+    let dir = Scratch::new("hostile-symlink");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    assert!(hook_verdict(&policy, &state).allowed());
+    // The signatures replaced by a link to a file outside the store with the same bytes.
+    let sigs = image_dir(&root).join("signatures");
+    let outside = dir.path().join("outside");
+    std::fs::copy(&sigs, &outside).unwrap();
+    std::fs::remove_file(&sigs).unwrap();
+    std::os::unix::fs::symlink(&outside, &sigs).unwrap();
+    denied(&hook_verdict(&policy, &state), "cannot read \"signatures\"");
+    // The whole image directory as a link.
+    std::fs::remove_file(&sigs).unwrap();
+    std::fs::copy(&outside, &sigs).unwrap();
+    let moved = dir.path().join("moved-image");
+    std::fs::rename(image_dir(&root), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, image_dir(&root)).unwrap();
+    denied(&hook_verdict(&policy, &state), "cannot read");
+}
+
+#[test]
+fn an_oversized_file_is_refused_without_reading_it_all() {
+    let dir = Scratch::new("hostile-big");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    // A sparse 8 GiB manifest: reading it whole would take minutes and all memory.
+    let manifest = image_dir(&root).join("manifest");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&manifest)
+        .unwrap();
+    f.set_len(8 << 30).unwrap();
+    denied(&hook_verdict(&policy, &state), "larger than");
+}
+
+#[test]
+fn a_non_utf8_name_is_refused() {
+    let dir = Scratch::new("hostile-utf8");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    let images = images_dir(&root).join("images.json");
+    let text = std::fs::read(&images).unwrap();
+    let name = format!("{}/lab/signed:v1", lab().get("REGISTRY"));
+    let at = text
+        .windows(name.len())
+        .position(|w| w == name.as_bytes())
+        .unwrap();
+    let mut bad = text.clone();
+    bad[at + name.len() - 2] = 0xff;
+    std::fs::write(&images, &bad).unwrap();
+    denied(&hook_verdict(&policy, &state), "cannot parse");
+}
+
+#[test]
+fn duplicate_names_across_images_do_not_lend_signatures() {
+    let dir = Scratch::new("hostile-dup");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    // Another image record claims the signed image's name and its signatures' sizes, but it is
+    // not the container's image: the container's own image is what is judged.
+    let images = images_dir(&root).join("images.json");
+    let list: serde_json::Value = serde_json::from_slice(&std::fs::read(&images).unwrap()).unwrap();
+    let mut records = list.as_array().unwrap().clone();
+    let signed_id = lab().get("IMAGE_ID_SIGNED");
+    let signed = records
+        .iter()
+        .find(|r| r["id"] == signed_id)
+        .unwrap()
+        .clone();
+    // The container now points at an unsigned image that shares the signed one's name.
+    let unsigned_id = "d".repeat(64);
+    let mut fake = signed.clone();
+    fake["id"] = unsigned_id.clone().into();
+    fake["metadata"] = "{}".into();
+    records.push(fake);
+    std::fs::write(&images, serde_json::to_vec(&records).unwrap()).unwrap();
+    let containers = root.join(format!(
+        "{}-containers/containers.json",
+        lab().get("DRIVER")
+    ));
+    let text = std::fs::read_to_string(&containers)
+        .unwrap()
+        .replace(signed_id, &unsigned_id);
+    std::fs::write(&containers, text).unwrap();
+    let fake_dir = images_dir(&root).join(&unsigned_id);
+    std::fs::create_dir_all(&fake_dir).unwrap();
+    std::fs::copy(image_dir(&root).join("manifest"), fake_dir.join("manifest")).unwrap();
+    // Its manifest names the signed image's config, not this image ID.
+    denied(
+        &hook_verdict(&policy, &state),
+        "the manifest's config digest",
+    );
+}
+
+#[test]
+fn a_manifest_swapped_after_signing_is_refused() {
+    let dir = Scratch::new("hostile-swap");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    // The same config (so the image ID still matches), but a changed manifest: whitespace is
+    // enough to change its digest, which the signature names.
+    let manifest = image_dir(&root).join("manifest");
+    let mut m = std::fs::read(&manifest).unwrap();
+    m.push(b'\n');
+    std::fs::write(&manifest, &m).unwrap();
+    denied(
+        &hook_verdict(&policy, &state),
+        "not for this image's manifest",
+    );
+}
+
+#[test]
+fn signature_sizes_that_disagree_with_the_blob_are_refused() {
+    let dir = Scratch::new("hostile-sizes");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    let sigs = image_dir(&root).join("signatures");
+    let mut blob = std::fs::read(&sigs).unwrap();
+    blob.extend_from_slice(b"extra");
+    std::fs::write(&sigs, &blob).unwrap();
+    denied(
+        &hook_verdict(&policy, &state),
+        "more than their recorded sizes",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Injected faults
+// ---------------------------------------------------------------------------------------------
+
+/// The hook in a mount namespace of its own where `paths` are hidden behind /dev/null.
+fn hook_without(paths: &[&str], policy: &Path, state: &str, tmp: &Path) -> HookResult {
+    let mut script = String::new();
+    for p in paths {
+        script.push_str(&format!("mount --bind /dev/null {p} && "));
+    }
+    script.push_str("exec \"$@\"");
+    let mut child = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+        .arg(hook_path())
+        .args([
+            "--no-cache",
+            "--syslog-socket",
+            "/nonexistent/log",
+            "--policy",
+        ])
+        .arg(policy)
+        .env("TMPDIR", tmp)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(state.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    HookResult {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn no_gpg_binary_denies_unless_the_policy_accepts_anything() {
+    let lab = lab();
+    let dir = Scratch::new("fault-gpg");
+    let (_, state) = lab.container(&lab.image("signed"));
+    let hidden = ["/usr/bin/gpg", "/usr/bin/gpgconf"];
+    let r = hook_without(&hidden, &trusted(&dir), &state, dir.path());
+    denied(&r, "signedBy");
+    assert!(
+        r.stderr.to_lowercase().contains("gpg") || r.stderr.contains("gpgme"),
+        "{}",
+        r.stderr
+    );
+    let accept = dir.file("accept.json", ACCEPT);
+    let r = hook_without(&hidden, &accept, &state, dir.path());
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+}
+
+#[test]
+fn an_unwritable_temp_dir_denies() {
+    let lab = lab();
+    let dir = Scratch::new("fault-tmp");
+    let (_, state) = lab.container(&lab.image("signed"));
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let out = run_hook(
+        &[
+            "--policy",
+            trusted(&dir).to_str().unwrap(),
+            "--syslog-socket",
+            "/nonexistent/log",
+        ],
+        state.as_bytes(),
+        &ro,
+    );
+    let r = HookResult {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    // Root could write there with CAP_DAC_OVERRIDE; the hook has given it up.
+    denied(&r, "cannot create a temporary GnuPG home");
+}
+
+#[test]
+fn an_unreadable_policy_denies() {
+    let lab = lab();
+    let dir = Scratch::new("fault-policy");
+    let (_, state) = lab.container(&lab.image("signed"));
+    let policy = dir.file("policy.json", ACCEPT);
+    std::fs::set_permissions(&policy, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    denied(&hook_verdict(&policy, &state), "Permission denied");
+}
+
+#[test]
+fn a_syslog_that_stops_reading_does_not_stall_starts() {
+    use std::os::unix::net::UnixDatagram;
+    let lab = lab();
+    let dir = Scratch::new("fault-syslog-stall");
+    let (_, state) = lab.container(&lab.image("signed"));
+    let policy = trusted(&dir);
+    let socket = dir.path().join("log");
+    // Bound, never read: its queue fills after a few records, and then a send would block.
+    let _receiver = UnixDatagram::bind(&socket).unwrap();
+    let mut stalled = 0;
+    for _ in 0..16 {
+        let out = run_hook(
+            &[
+                "--policy",
+                policy.to_str().unwrap(),
+                "--syslog-socket",
+                socket.to_str().unwrap(),
+            ],
+            state.as_bytes(),
+            dir.path(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        if err.contains("did not take the record within") {
+            stalled += 1;
+        }
+        if stalled == 2 {
+            break;
+        }
+    }
+    assert_eq!(stalled, 2, "the queue never filled");
+}
+
+/// Starts the hook on `state` in the background.
+fn spawn_hook(policy: &Path, state: &str, args: &[&str], tmp: &Path) -> Child {
+    let mut child = Command::new(hook_path())
+        .args([
+            "--no-cache",
+            "--syslog-socket",
+            "/nonexistent/log",
+            "--policy",
+        ])
+        .arg(policy)
+        .args(args)
+        .env("TMPDIR", tmp)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(state.as_bytes())
+        .unwrap();
+    child
+}
+
+fn status_field(pid: u32, field: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_write_lock_held_too_long_denies_within_the_timeout() {
+    let dir = Scratch::new("fault-lock");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    let _lock = WriteLock::hold(&images_dir(&root).join("images.lock"));
+    let start = Instant::now();
+    let out = spawn_hook(&policy, &state, &["--timeout", "1"], dir.path())
+        .wait_with_output()
+        .unwrap();
+    let r = HookResult {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    denied(&r, "stayed locked for writing");
+    // Bounded: the deadline, not the lock holder, decides (a generous bound, not a benchmark).
+    assert!(start.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn every_privilege_is_given_up_before_the_store_is_read() {
+    let dir = Scratch::new("least-privilege");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    // The hook waits for this lock after it has read the state and the policy, and before it
+    // reads the image: the moment to look at its credentials.
+    let lock = WriteLock::hold(&images_dir(&root).join("images.lock"));
+    let child = spawn_hook(&policy, &state, &["--timeout", "20"], dir.path());
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_field(pid, "NoNewPrivs") != "1" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(
+            status_field(pid, field),
+            "0000000000000000",
+            "{field} of the waiting hook"
+        );
+    }
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    drop(lock);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn fifty_concurrent_podman_runs_each_get_the_right_verdict() {
+    use std::os::unix::net::UnixDatagram;
+    let lab = lab();
+    let dir = Scratch::new("concurrent");
+    let policy = trusted(&dir);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let socket = dir.path().join("log");
+    let receiver = UnixDatagram::bind(&socket).unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // A syslog daemon reads as records come.
+    let reader = std::thread::spawn(move || {
+        let mut records = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = receiver.recv(&mut buf) {
+            records.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        records
+    });
+    // One shared verdict cache: concurrent misses race to write the same entry.
+    let cache = dir.path().join("cache");
+    let hook = serde_json::json!({
+        "version": "1.0.0",
+        "hook": {
+            "path": hook_path(),
+            "args": [hook_path(), "--policy", policy, "--syslog-socket", socket,
+                     "--cache-dir", cache],
+            "env": [format!("TMPDIR={}", tmp.display())],
+            "timeout": 60,
+        },
+        "when": {"always": true},
+        "stages": ["prestart"],
+    });
+    std::fs::create_dir(dir.path().join("hooks.d")).unwrap();
+    let hooks = dir.path().join("hooks.d");
+    dir.file("hooks.d/oci-signature-hook.json", hook.to_string());
+
+    let runs: Vec<(bool, std::thread::JoinHandle<std::process::Output>)> = (0..50)
+        .map(|i| {
+            let signed = i % 2 == 0;
+            let image = lab.image(if signed { "signed" } else { "unsigned" });
+            let hooks = hooks.clone();
+            let handle = std::thread::spawn(move || {
+                crate::common::lab()
+                    .podman()
+                    .arg("--hooks-dir")
+                    .arg(&hooks)
+                    .args(["run", "--rm", &image, "echo", "started"])
+                    .output()
+                    .unwrap()
+            });
+            (signed, handle)
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for (i, (signed, handle)) in runs.into_iter().enumerate() {
+        let out = handle.join().unwrap();
+        let started =
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("started");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if started != signed || (!signed && !stderr.contains("blocked container start")) {
+            wrong.push(format!("run {i} (signed: {signed}): {stderr}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // One complete record per start.
+    let records = reader.join().unwrap();
+    assert_eq!(records.len(), 50, "{records:#?}");
+    let keys = [
+        "verdict=",
+        " container=",
+        " image=",
+        " image_id=",
+        " manifest_digest=",
+        " policy=",
+        " scope=",
+        " reason=",
+    ];
+    for r in &records {
+        let mut at = 0;
+        for k in keys {
+            let i = r[at..]
+                .find(k)
+                .unwrap_or_else(|| panic!("{k} missing or out of order in {r}"));
+            at += i + k.len();
+        }
+    }
+    let allows = records
+        .iter()
+        .filter(|r| r.contains("verdict=allow"))
+        .count();
+    let denies = records
+        .iter()
+        .filter(|r| r.contains("verdict=deny"))
+        .count();
+    assert_eq!((allows, denies), (25, 25));
+    let mut containers: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r.split(" container=").nth(1)?.split(' ').next())
+        .collect();
+    containers.sort();
+    containers.dedup();
+    assert_eq!(
+        containers.len(),
+        50,
+        "a container judged twice or not at all"
+    );
+    // Nothing left behind: no temporary GnuPG home, no gpg process, one intact cache entry.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    assert!(crate::common::agents_under(&tmp).is_empty());
+    let gpg_left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("gpg") && c.contains(&*tmp.to_string_lossy()))
+        .collect();
+    assert!(gpg_left.is_empty(), "{gpg_left:?}");
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+}
