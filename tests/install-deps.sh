@@ -6,12 +6,13 @@
 #   tests:  podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog
 #           uidmap (newuidmap/newgidmap, for rootless podman as a test user)
 #   pkg:    make dpkg-dev rpm (building the .deb and the .rpm), groff-base (manual page check)
+#   fuzz:   g++ (libfuzzer-sys builds libFuzzer, which is C++)
 set -euo pipefail
 
 packages=(
     pkg-config libgpgme-dev libassuan-dev libgpg-error-dev gnupg
     podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog uidmap
-    make dpkg-dev rpm groff-base
+    make dpkg-dev rpm groff-base g++
 )
 
 missing=()

@@ -16,6 +16,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
@@ -45,6 +46,10 @@ OSH_LAB=$lab cargo test
 step "cargo clippy and cargo test --features sequoia"
 cargo clippy --features sequoia --all-targets -- -D warnings
 OSH_LAB=$lab cargo test --features sequoia
+
+# Every fuzz target, briefly, from its seeds (fuzz/run.sh SECONDS runs them for longer).
+step "fuzz smoke"
+bash tests/fuzz-smoke.sh
 
 # Last: while the .deb is installed, its hook runs for every podman container that uses the
 # default hooks directories.
