@@ -403,9 +403,22 @@ pub fn hints(
                 .first()
                 .is_some_and(|d| *d != image.manifest_digest);
         if image.replaced_signatures {
+            // A pull needs a registry: a localhost/ name is podman's name for a local image, so
+            // name another of the image's names that is on a registry, if it has one.
+            let source = reference
+                .filter(|r| r.domain() != "localhost")
+                .map(Reference::to_string)
+                .or_else(|| {
+                    image.names.iter().find_map(|n| {
+                        Reference::parse_normalized(n)
+                            .ok()
+                            .filter(|r| r.domain() != "localhost")
+                            .map(|r| r.to_string())
+                    })
+                });
             out.push(format!(
                 "its signatures were replaced: a later pull or copy of the same image ID stored it again without them; pull it again from the signed source{}",
-                reference.map(|r| format!(" (podman pull {r})")).unwrap_or_default()
+                source.map(|r| format!(" (podman pull {r})")).unwrap_or_default()
             ));
         } else if from_list {
             out.push(format!(
@@ -638,6 +651,18 @@ mod tests {
         );
         assert!(h[0].contains("signatures were replaced"), "{h:?}");
         assert!(h[0].contains("podman pull registry.example.com/app:1"));
+        // Asked under a local name, the pull names the image's name on a registry.
+        let h = hints(
+            &image(0, &[M], true),
+            Some(&r("localhost/app:dev")),
+            &[],
+            &RegistriesD::default(),
+        );
+        assert!(
+            h[0].contains("podman pull registry.example.com/app:1"),
+            "{h:?}"
+        );
+        assert!(!h[0].contains("podman pull localhost"), "{h:?}");
     }
 
     #[test]
