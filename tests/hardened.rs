@@ -27,6 +27,8 @@ fn denied(r: &HookResult, reason: &str) {
         .find(|l| l.contains("blocked container start"))
         .unwrap_or_else(|| panic!("no reason line: {}", r.stderr));
     assert!(line.contains(reason), "expected {reason:?} in: {line}");
+    // In the test log (`--nocapture`): what an admin would read for this attack.
+    println!("{line}");
 }
 
 fn images_dir(root: &Path) -> PathBuf {
