@@ -13,8 +13,8 @@ use super::{Keyring, SignatureVerified, Verified, Verifier};
 /// Tells gpgme, before its first use, to find `gpg` on `PATH` (or in `/bin:/usr/bin` without
 /// one) instead of asking `gpgconf` where it is. That spares four processes per cold verification
 /// (`gpgconf --list-dirs`, `--list-components` and `--version`, and `gpgsm --version`), about a
-/// third of the cold path. `gpgconf` was itself found on the same `PATH`, which the runtime's hook
-/// definition sets, so whom `gpg` is trusted from does not change. Nothing else gpgme does for a
+/// third of the cold path. `gpgconf` was itself found on the same `PATH`, the one the runtime gives
+/// the hook, so whom `gpg` is trusted from does not change. Nothing else gpgme does for a
 /// verification reads gpgconf's answers: no agent, no dirmngr (`set_offline`).
 fn skip_gpgconf() {
     static ONCE: std::sync::Once = std::sync::Once::new();
