@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use base64::Engine;
+
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// One JSON value. Objects keep their members as written.
@@ -95,6 +97,33 @@ pub fn go_string(v: &Value, what: &str) -> Result<String, String> {
         other => Err(format!("{what}: cannot use {} as a string", other.kind())),
     }
 }
+
+/// Go's `json.Unmarshal` into `[]byte`: standard base64 with padding, CR and LF ignored; `null` is a
+/// nil slice (absent) and `""` an empty one (present).
+pub fn go_bytes(v: &Value, what: &str) -> Result<Option<Vec<u8>>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => {
+            let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+            GO_BASE64
+                .decode(cleaned.as_bytes())
+                .map(Some)
+                .map_err(|e| format!("{what}: illegal base64 data: {e}"))
+        }
+        other => Err(format!(
+            "{what}: cannot use {} as base64 data",
+            other.kind()
+        )),
+    }
+}
+
+/// Go's `base64.StdEncoding`: padding required, non-zero trailing bits tolerated.
+const GO_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
+);
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {

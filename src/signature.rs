@@ -5,7 +5,7 @@
 //! `internal/signature/signature.go` (`FromBlob`), `signature/simple.go`; the payload format is
 //! `containers-signature(5)`. SEMANTICS.md §5, §7.3.
 
-use crate::json::{go_string, Object, Value};
+use crate::json::{go_bytes, go_string, Object, Value};
 
 /// One stored signature, by format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,10 @@ pub fn from_blob(b: &[u8]) -> Result<Signature, String> {
             let payload = rest[nl + 1..].to_vec();
             match format {
                 b"simple-signing" => Ok(Signature::SimpleSigning(payload)),
-                b"sigstore-json" => Ok(Signature::Sigstore(payload)),
+                b"sigstore-json" => {
+                    check_sigstore_json(&payload)?;
+                    Ok(Signature::Sigstore(payload))
+                }
                 other => Err(format!(
                     "unrecognized signature format {:?}",
                     String::from_utf8_lossy(other)
@@ -84,6 +87,57 @@ pub fn from_blob(b: &[u8]) -> Result<Signature, String> {
             "unrecognized signature format, starting with binary {other:#04x}"
         )),
     }
+}
+
+/// containers/image decodes a `sigstore-json` signature as soon as it is read, with Go's lenient
+/// `encoding/json` (unknown members ignored, member names matched without regard to case, `null`
+/// for any field), and a chunk that does not decode fails the whole evaluation, even under a
+/// `signedBy` requirement that never looks at it (SEMANTICS.md §7.3). Only the decoding is checked
+/// here; the contents matter to a `sigstoreSigned` requirement.
+fn check_sigstore_json(b: &[u8]) -> Result<(), String> {
+    let v = Value::parse(b).map_err(|e| format!("sigstore-json: {e}"))?;
+    let members = match &v {
+        Value::Null => return Ok(()),
+        Value::Object(members) => members,
+        other => {
+            return Err(format!(
+                "sigstore-json: cannot use {} as a signature",
+                other.kind()
+            ))
+        }
+    };
+    for (name, value) in members {
+        // Go's case folding also takes the long s and the Kelvin sign for `s` and `k`.
+        let folded: String = name
+            .chars()
+            .map(|c| if c == '\u{17f}' { 's' } else { c })
+            .collect::<String>()
+            .to_lowercase();
+        match folded.as_str() {
+            "mimetype" => {
+                go_string(value, "sigstore-json mimeType")?;
+            }
+            "payload" => {
+                go_bytes(value, "sigstore-json payload")?;
+            }
+            "annotations" => match value {
+                Value::Null => {}
+                Value::Object(annotations) => {
+                    for (_, a) in annotations {
+                        go_string(a, "sigstore-json annotations")?;
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "sigstore-json annotations: cannot use {} as a map",
+                        other.kind()
+                    ))
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The claims of a simple-signing payload. Untrusted until its signature is verified.
@@ -209,6 +263,34 @@ mod tests {
             Ok(Signature::Sigstore(b"{}".to_vec()))
         );
         assert!(from_blob(b"\0other\n{}").is_err());
+        // A sigstore-json chunk must decode as containers/image decodes it, leniently.
+        for ok in [
+            &b"null"[..],
+            br#"{"mimeType":"a","payload":"aGk=","annotations":{"k":"v","n":null},"x":[1]}"#,
+            br#"{"MIMETYPE":null,"Payload":"aG\nk=","ANNOTATIONS":null}"#,
+            br#"{"payload":""}"#,
+        ] {
+            let mut b = b"\0sigstore-json\n".to_vec();
+            b.extend_from_slice(ok);
+            assert!(from_blob(&b).is_ok(), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"{"[..],
+            b"[]",
+            b"1",
+            br#"{"payload":"!!!"}"#,
+            br#"{"payload":"aGk"}"#,
+            br#"{"payload":1}"#,
+            br#"{"mimeType":{}}"#,
+            br#"{"annotations":{"a":1}}"#,
+            br#"{"annotations":[]}"#,
+            br#"{"PAYLOAD":"@"}"#,
+            br#"{} x"#,
+        ] {
+            let mut b = b"\0sigstore-json\n".to_vec();
+            b.extend_from_slice(bad);
+            assert!(from_blob(&b).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
         assert!(from_blob(b"\0sigstore-json").is_err());
         assert!(from_blob(b"\0sig\x01\n").is_err());
         assert!(from_blob(b"").is_err());

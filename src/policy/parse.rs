@@ -5,10 +5,8 @@
 
 use std::path::PathBuf;
 
-use base64::Engine;
-
 use super::{IdentityRule, KeySource, KeyType, Policy, Requirement};
-use crate::json::{go_string, Object, Value};
+use crate::json::{go_bytes, go_string, Object, Value};
 use crate::reference::{validate_digest, Reference};
 
 type Result<T> = std::result::Result<T, String>;
@@ -188,26 +186,25 @@ fn sigstore_signed(v: &Value) -> Result<Requirement> {
         roots += usize::from(!go_string(p, "keyPath")?.is_empty());
     }
     if let Some(ps) = o.get("keyPaths") {
-        if let Some(ps) = go_string_list(ps, "keyPaths")? {
-            if ps.is_empty() {
-                return Err("\"keyPaths\" contains no entries".into());
-            }
-            roots += 1;
+        // Present, even as null, it must list something (newest containers/image).
+        if go_string_list(ps, "keyPaths")?.is_none_or(|l| l.is_empty()) {
+            return Err("\"keyPaths\" contains no entries".into());
         }
+        roots += 1;
     }
     if let Some(d) = o.get("keyData") {
         roots += usize::from(go_bytes(d, "keyData")?.is_some());
     }
     if let Some(ds) = o.get("keyDatas") {
-        if let Some(ds) = go_bytes_list(ds, "keyDatas")? {
-            if ds.is_empty() {
-                return Err("\"keyDatas\" contains no entries".into());
-            }
-            roots += 1;
+        // Present, even as null, it must list something (newest containers/image).
+        if go_bytes_list(ds, "keyDatas")?.is_none_or(|l| l.is_empty()) {
+            return Err("\"keyDatas\" contains no entries".into());
         }
+        roots += 1;
     }
+    // Present, even as null, they must be objects (newest containers/image).
     let fulcio = match o.get("fulcio") {
-        Some(f) if *f != Value::Null => {
+        Some(f) => {
             fulcio(f)?;
             roots += 1;
             true
@@ -215,7 +212,7 @@ fn sigstore_signed(v: &Value) -> Result<Requirement> {
         _ => false,
     };
     let pki = match o.get("pki") {
-        Some(p) if *p != Value::Null => {
+        Some(p) => {
             pki(p)?;
             roots += 1;
             true
@@ -233,23 +230,21 @@ fn sigstore_signed(v: &Value) -> Result<Requirement> {
         rekor += usize::from(!go_string(p, "rekorPublicKeyPath")?.is_empty());
     }
     if let Some(ps) = o.get("rekorPublicKeyPaths") {
-        if let Some(ps) = go_string_list(ps, "rekorPublicKeyPaths")? {
-            if ps.is_empty() {
-                return Err("\"rekorPublicKeyPaths\" contains no entries".into());
-            }
-            rekor += 1;
+        // Present, even as null, it must list something (newest containers/image).
+        if go_string_list(ps, "rekorPublicKeyPaths")?.is_none_or(|l| l.is_empty()) {
+            return Err("\"rekorPublicKeyPaths\" contains no entries".into());
         }
+        rekor += 1;
     }
     if let Some(d) = o.get("rekorPublicKeyData") {
         rekor += usize::from(go_bytes(d, "rekorPublicKeyData")?.is_some());
     }
     if let Some(ds) = o.get("rekorPublicKeyDatas") {
-        if let Some(ds) = go_bytes_list(ds, "rekorPublicKeyDatas")? {
-            if ds.is_empty() {
-                return Err("\"rekorPublicKeyDatas\" contains no entries".into());
-            }
-            rekor += 1;
+        // Present, even as null, it must list something (newest containers/image).
+        if go_bytes_list(ds, "rekorPublicKeyDatas")?.is_none_or(|l| l.is_empty()) {
+            return Err("\"rekorPublicKeyDatas\" contains no entries".into());
         }
+        rekor += 1;
     }
     if rekor > 1 {
         return Err("at most one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and rekorPublicKeyDatas can be used".into());
@@ -417,25 +412,6 @@ fn go_string_list(v: &Value, what: &str) -> Result<Option<Vec<String>>> {
     }
 }
 
-/// Go's `json.Unmarshal` into `[]byte`: standard base64 with padding, CR and LF ignored; `null` is a
-/// nil slice (absent) and `""` an empty one (present).
-fn go_bytes(v: &Value, what: &str) -> Result<Option<Vec<u8>>> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => {
-            let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-            GO_BASE64
-                .decode(cleaned.as_bytes())
-                .map(Some)
-                .map_err(|e| format!("{what}: illegal base64 data: {e}"))
-        }
-        other => Err(format!(
-            "{what}: cannot use {} as base64 data",
-            other.kind()
-        )),
-    }
-}
-
 fn go_bytes_list(v: &Value, what: &str) -> Result<Option<Vec<Vec<u8>>>> {
     match v {
         Value::Null => Ok(None),
@@ -447,14 +423,6 @@ fn go_bytes_list(v: &Value, what: &str) -> Result<Option<Vec<Vec<u8>>>> {
         other => Err(format!("{what}: cannot use {} as a list", other.kind())),
     }
 }
-
-/// Go's `base64.StdEncoding`: padding required, non-zero trailing bits tolerated.
-const GO_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
-);
 
 /// Scope keys of the transports containers/image registers are validated at load time; a bad one
 /// is reported as an unknown key (SEMANTICS.md §1.4). `docker` scopes and unregistered transports
@@ -759,6 +727,8 @@ mod tests {
             r#","fulcio":{"caPath":"/ca","oidcIssuer":"https://i","subjectEmail":"a@b"},"rekorPublicKeyData":"YQ==""#,
             r#","pki":{"caRootsPath":"/r","subjectHostname":"h"}"#,
             r#","keyPath":"/k","signedIdentity":{"type":"matchRepository"}"#,
+            // Scalars as null are unset.
+            r#","keyPath":"/k","keyData":null,"rekorPublicKeyPath":null"#,
         ] {
             ok(&ss(rest));
         }
@@ -774,6 +744,13 @@ mod tests {
             r#","pki":{"caRootsPath":"/r","subjectEmail":"e"},"rekorPublicKeyPath":"/r""#,
             r#","keyPath":"/k","rekorPublicKeyPath":"/r","rekorPublicKeyData":"YQ==""#,
             r#","keyPath":"/k","keyType":"GPGKeys""#,
+            // A key present as null is present: a list must list something, an object be one.
+            r#","keyPath":"/k","keyPaths":null"#,
+            r#","keyPath":"/k","keyDatas":null"#,
+            r#","keyPath":"/k","fulcio":null"#,
+            r#","keyPath":"/k","pki":null"#,
+            r#","keyPath":"/k","rekorPublicKeyPaths":null"#,
+            r#","keyPath":"/k","rekorPublicKeyDatas":null"#,
         ] {
             err(&ss(rest));
         }
