@@ -210,6 +210,8 @@ struct Target {
     reference: Option<Reference>,
     /// The name as stored, when it does not parse as a reference.
     raw_name: Option<String>,
+    /// Why a container's creation name is not a reference (it then denies, as in the hook).
+    name_error: Option<String>,
     image_id: String,
 }
 
@@ -232,10 +234,15 @@ pub fn evaluate(
         let mut containers = store.containers(deadline).map_err(|e| e.to_string())?;
         containers.sort_by(|a, b| a.names.first().cmp(&b.names.first()));
         for c in containers {
+            let (reference, name_error) = match reference_of(&c) {
+                Ok(r) => (r, None),
+                Err(e) => (None, Some(e)),
+            };
             targets.push(Target {
                 kind: Kind::Container,
                 container: Some(c.names.first().cloned().unwrap_or_else(|| c.id.clone())),
-                reference: reference_of(&c),
+                reference,
+                name_error,
                 raw_name: c.image_name.clone(),
                 image_id: c.image_id.clone(),
             });
@@ -279,6 +286,7 @@ fn image_targets(img: &ImageSummary) -> Vec<Target> {
             container: None,
             reference: None,
             raw_name: None,
+            name_error: None,
             image_id: img.id.clone(),
         }];
     }
@@ -287,12 +295,13 @@ fn image_targets(img: &ImageSummary) -> Vec<Target> {
         .map(|n| {
             let reference = Reference::parse_normalized(n)
                 .ok()
-                .map(Reference::with_default_tag);
+                .map(Reference::for_policy);
             Target {
                 kind: Kind::Image,
                 container: None,
                 raw_name: reference.is_none().then(|| n.clone()),
                 reference,
+                name_error: None,
                 image_id: img.id.clone(),
             }
         })
@@ -317,8 +326,9 @@ fn resolve(images: &[ImageSummary], name: &str) -> Result<Vec<Target>, String> {
                 container: None,
                 reference: Reference::parse_normalized(c)
                     .ok()
-                    .map(Reference::with_default_tag),
+                    .map(Reference::for_policy),
                 raw_name: Some(c.clone()),
+                name_error: None,
                 image_id: img.id.clone(),
             }]);
         }
@@ -343,6 +353,20 @@ fn evaluate_one(
     t: &Target,
     verifier: &dyn Verifier,
 ) -> Row {
+    if let Some(e) = t.name_error.as_ref().filter(|_| !policy.accepts_anything()) {
+        return Row {
+            kind: t.kind,
+            container: None,
+            reference: None,
+            image_id: t.image_id.clone(),
+            manifest_digest: None,
+            verdict: RowVerdict::Deny,
+            scope: String::new(),
+            requirement: None,
+            reason: e.clone(),
+            hints: Vec::new(),
+        };
+    }
     let deadline = Instant::now() + storage::LOCK_WAIT;
     let reference = t.reference.as_ref();
     let j = judge(

@@ -233,7 +233,17 @@ fn evaluate(
         Err(e) => return lenient(e, record),
     };
     record.image_id = container.image_id.clone();
-    let reference = reference_of(&container);
+    let reference = match reference_of(&container) {
+        Ok(r) => r,
+        Err(e) => {
+            record.image = container.image_name.clone().unwrap_or_default();
+            if policy.accepts_anything() {
+                record.reason = format!("the policy accepts any image ({e})");
+                return Ok(());
+            }
+            return Err(e);
+        }
+    };
     record.image = match (&reference, &container.image_name) {
         (Some(r), _) => r.to_string(),
         (None, Some(n)) => n.clone(),
@@ -482,9 +492,12 @@ const CRIO_IMAGE_NAME: &str = "io.kubernetes.cri-o.ImageName";
 const CRIO_IMAGE_REF: &str = "io.kubernetes.cri-o.ImageRef";
 
 /// The reference a container claims: the name it was created from, normalized, with `:latest` if
-/// it had no tag. `None` if it was created by image ID (or its name is not a reference).
-pub fn reference_of(c: &storage::Container) -> Option<Reference> {
-    let name = c.image_name.as_deref()?;
+/// it had no tag and without its tag if it also has a digest (`Reference::for_policy`). `None` if
+/// it was created by image ID or has no recorded name; an error if the name is not a reference.
+pub fn reference_of(c: &storage::Container) -> Result<Option<Reference>, String> {
+    let Some(name) = c.image_name.as_deref() else {
+        return Ok(None);
+    };
     let hex = name.strip_prefix("sha256:").unwrap_or(name);
     let is_id_prefix = hex.len() >= 6
         && hex
@@ -492,11 +505,16 @@ pub fn reference_of(c: &storage::Container) -> Option<Reference> {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         && c.image_id.starts_with(hex);
     if is_id_prefix {
-        return None;
+        return Ok(None);
     }
     Reference::parse_normalized(name)
-        .ok()
-        .map(Reference::with_default_tag)
+        .map(|r| Some(r.for_policy()))
+        .map_err(|e| {
+            format!(
+                "the container was created from {:?}, which is not an image reference ({e})",
+                name
+            )
+        })
 }
 
 /// Writes the audit record and, for a deny, the reason on stderr; returns the exit code.
@@ -583,15 +601,27 @@ mod tests {
             (Some("abababab"), None),
             (Some(&"ab".repeat(32)), None),
             (Some("sha256:ababab"), None),
-            (Some("NOT A REFERENCE"), None),
             (None, None),
+            // A tag and a digest: checked by the digest, as podman pulls it.
+            (
+                Some("busybox:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+                Some("docker.io/library/busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+            ),
         ];
         for (name, want) in cases {
-            let got = reference_of(&container(*name)).map(|r| r.to_string());
+            let got = reference_of(&container(*name))
+                .expect("a reference or none")
+                .map(|r| r.to_string());
             assert_eq!(got.as_deref(), *want, "{name:?}");
         }
         // A hex-looking name that is not a prefix of the image ID is a name.
-        assert!(reference_of(&container(Some("cdcdcd"))).is_some());
+        assert!(matches!(
+            reference_of(&container(Some("cdcdcd"))),
+            Ok(Some(_))
+        ));
+        // A name that is not a reference is an error, not an image without a name.
+        let e = reference_of(&container(Some("NOT A REFERENCE"))).expect_err("not a reference");
+        assert!(e.contains("not an image reference"), "{e}");
     }
 
     #[test]

@@ -99,6 +99,16 @@ impl Reference {
         self.tag.is_none() && self.digest.is_none()
     }
 
+    /// The reference a pull of `self` is checked under: a reference with both a tag and a digest
+    /// loses the tag (podman resolves `name:tag@digest` to `name@digest`; the docker transport
+    /// refuses both at once), and a name-only one gets `:latest`.
+    pub fn for_policy(mut self) -> Self {
+        if self.digest.is_some() {
+            self.tag = None;
+        }
+        self.with_default_tag()
+    }
+
     /// Adds `:latest` to a name-only reference, as the docker transport does for a pull.
     pub fn with_default_tag(mut self) -> Self {
         if self.is_name_only() {

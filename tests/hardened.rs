@@ -130,6 +130,56 @@ fn a_non_utf8_name_is_refused() {
     denied(&hook_verdict(&policy, &state), "cannot parse");
 }
 
+/// Rewrites the creation name of the containers made from the lab's signed image in `root`.
+fn set_creation_name(root: &Path, name: &str) {
+    let lab = lab();
+    let path = root.join(format!("{}-containers/containers.json", lab.get("DRIVER")));
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The metadata is itself a JSON string inside the record, so its quotes are escaped.
+    assert!(!name.contains(['"', '\\']), "{name}");
+    let old = format!(r#"\"image-name\":\"{}\""#, lab.image("signed"));
+    assert!(text.contains(&old), "no {old} in {}", path.display());
+    let new = format!(r#"\"image-name\":\"{name}\""#);
+    std::fs::write(&path, text.replace(&old, &new)).unwrap();
+}
+
+#[test]
+fn a_creation_name_with_a_tag_and_a_digest_is_checked_by_its_digest() {
+    // CRI-O records the name as the user wrote it; podman pulls `name:tag@digest` as
+    // `name@digest`, and that is the reference the policy and the identity rules see.
+    let lab = lab();
+    let dir = Scratch::new("name-tag-digest");
+    let (root, state) = store_copy(&dir);
+    let digest = lab.get("DIGEST_SIGNED");
+    let repo = format!("{}/lab/signed", lab.get("REGISTRY"));
+    set_creation_name(&root, &format!("{repo}:v1@{digest}"));
+    // The signature claims `…/signed:v1`; for a digested reference, the repository must match.
+    let r = hook_verdict(&trusted(&dir), &state);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // The scope of the digested reference wins over the repository's.
+    let policy = dir.file(
+        "scoped.json",
+        format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{repo}@{digest}":[{{"type":"reject"}}],"{repo}":[{{"type":"insecureAcceptAnything"}}]}}}}}}"#
+        ),
+    );
+    denied(&hook_verdict(&policy, &state), "reject");
+}
+
+#[test]
+fn a_creation_name_that_is_not_a_reference_denies() {
+    let dir = Scratch::new("name-invalid");
+    let (root, state) = store_copy(&dir);
+    set_creation_name(&root, "Not A Reference");
+    denied(
+        &hook_verdict(&trusted(&dir), &state),
+        "which is not an image reference",
+    );
+    let accept = dir.file("accept.json", ACCEPT);
+    let r = hook_verdict(&accept, &state);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+}
+
 #[test]
 fn duplicate_names_across_images_do_not_lend_signatures() {
     let dir = Scratch::new("hostile-dup");
