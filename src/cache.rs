@@ -8,6 +8,11 @@
 //! lookup, so a hash collision or a foreign file cannot produce a hit. Any change to an input is a
 //! different key: a changed policy or key file takes effect at the very next start.
 //!
+//! A verdict can also end by the clock: gpg refuses a signature once it, or the key that made it,
+//! has expired. An entry therefore records the earliest such expiry of the signatures its allow
+//! rests on and is a miss from then on; and no entry is used for more than a day
+//! (`MAX_AGE`), so that anything else that time alone changes is looked at again daily.
+//!
 //! Only allows are cached, never an error or a deny. The directory must be a real directory owned
 //! by this user with mode 0700, and each entry a regular file owned by this user that nobody else
 //! can write; anything else is ignored (a miss). Entries are written to a temporary file and
@@ -18,6 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
@@ -25,7 +31,9 @@ use sha2::{Digest, Sha256};
 const MAX_ENTRY_BYTES: u64 = 64 << 10;
 /// Past this many entries the cache is emptied before the next write (it lives in `/run`, memory).
 const MAX_ENTRIES: usize = 4096;
-const FORMAT: &str = "oci-signature-hook verdict cache 1";
+const FORMAT: &str = "oci-signature-hook verdict cache 2";
+/// The longest an entry is used.
+pub const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The default directory: `/run/oci-signature-hook` for root, `$XDG_RUNTIME_DIR/...` for a
 /// rootless user (none if that is not set).
@@ -98,8 +106,9 @@ impl Key {
         hex(&Sha256::digest(self.0.as_bytes()))
     }
 
+    /// The entry's text up to its expiry line.
     fn entry(&self) -> String {
-        format!("{}verdict=allow\n", self.0)
+        format!("{}verdict=allow\nnot-after=", self.0)
     }
 }
 
@@ -136,8 +145,12 @@ impl Cache {
         })
     }
 
-    /// Whether `key` has a cached allow.
+    /// Whether `key` has a cached allow that has not expired.
     pub fn hit(&self, key: &Key) -> bool {
+        self.hit_at(key, SystemTime::now())
+    }
+
+    fn hit_at(&self, key: &Key, now: SystemTime) -> bool {
         let path = self.dir.join(key.file_name());
         let Ok(file) = OpenOptions::new()
             .read(true)
@@ -160,11 +173,37 @@ impl Cache {
         {
             return false;
         }
-        text == key.entry().as_bytes()
+        let Some(rest) = text.strip_prefix(key.entry().as_bytes()) else {
+            return false;
+        };
+        // `not-after=<seconds since the epoch>\n`, nothing else.
+        let Some(secs) = rest
+            .strip_suffix(b"\n")
+            .filter(|d| !d.is_empty() && d.len() <= 20 && d.iter().all(u8::is_ascii_digit))
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| d.parse::<u64>().ok())
+        else {
+            return false;
+        };
+        now < UNIX_EPOCH + Duration::from_secs(secs)
     }
 
-    /// Records an allow for `key`. Failures are ignored: the cache only saves time.
-    pub fn store(&self, key: &Key) {
+    /// Records an allow for `key` that holds until `expires` (`None`: no expiry), for at most
+    /// `MAX_AGE`. Failures are ignored: the cache only saves time.
+    pub fn store(&self, key: &Key, expires: Option<SystemTime>) {
+        self.store_at(key, expires, SystemTime::now());
+    }
+
+    fn store_at(&self, key: &Key, expires: Option<SystemTime>, now: SystemTime) {
+        let limit = now + MAX_AGE;
+        let not_after = expires.map_or(limit, |e| e.min(limit));
+        // Whole seconds, rounded down: an entry never outlives what it rests on.
+        let Ok(secs) = not_after.duration_since(UNIX_EPOCH).map(|d| d.as_secs()) else {
+            return;
+        };
+        if UNIX_EPOCH + Duration::from_secs(secs) <= now {
+            return;
+        }
         self.prune();
         let name = key.file_name();
         let tmp = self.dir.join(format!(
@@ -180,7 +219,7 @@ impl Cache {
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&tmp)?;
             f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            f.write_all(key.entry().as_bytes())?;
+            f.write_all(format!("{}{secs}\n", key.entry()).as_bytes())?;
             std::fs::rename(&tmp, self.dir.join(&name))
         })();
         if written.is_err() {
@@ -235,7 +274,7 @@ mod tests {
         let d = dir("exact");
         let c = Cache::open(&d).unwrap();
         assert!(!c.hit(&key(b"p1")));
-        c.store(&key(b"p1"));
+        c.store(&key(b"p1"), None);
         assert!(c.hit(&key(b"p1")));
         assert!(!c.hit(&key(b"p2")));
         // The split between list items is part of the key.
@@ -259,16 +298,56 @@ mod tests {
         std::fs::write(&path, "verdict=allow\n").unwrap();
         assert!(!c.hit(&k));
         // Right content, but writable by others.
-        std::fs::write(&path, k.entry()).unwrap();
+        let right = format!("{}{}\n", k.entry(), u64::MAX / 2);
+        std::fs::write(&path, &right).unwrap();
+        assert!(c.hit(&k));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
         assert!(!c.hit(&k));
         // A symlink to a right entry elsewhere.
         std::fs::remove_file(&path).unwrap();
         let elsewhere = d.with_extension("elsewhere");
-        std::fs::write(&elsewhere, k.entry()).unwrap();
+        std::fs::write(&elsewhere, &right).unwrap();
         std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
         assert!(!c.hit(&k));
         std::fs::remove_file(&elsewhere).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_entry_expires_with_what_it_rests_on_and_after_a_day_at_most() {
+        let d = dir("expiry");
+        let c = Cache::open(&d).unwrap();
+        let k = key(b"p");
+        let now = SystemTime::now();
+        let s = Duration::from_secs;
+        // A signature or key that expires in a minute.
+        c.store_at(&k, Some(now + s(60)), now);
+        assert!(c.hit_at(&k, now + s(59)));
+        assert!(!c.hit_at(&k, now + s(60)));
+        // Nothing expires: a day at most.
+        c.store_at(&k, None, now);
+        assert!(c.hit_at(&k, now + MAX_AGE - s(1)));
+        assert!(!c.hit_at(&k, now + MAX_AGE));
+        // Expiring later than a day: a day.
+        c.store_at(&k, Some(now + MAX_AGE * 10), now);
+        assert!(!c.hit_at(&k, now + MAX_AGE));
+        // Already expired (or within the second): not stored, the old entry stays as it was.
+        std::fs::remove_file(d.join(k.file_name())).unwrap();
+        c.store_at(&k, Some(now), now);
+        c.store_at(&k, Some(UNIX_EPOCH), now);
+        assert!(!d.join(k.file_name()).exists());
+        // An expiry line that is not exactly one number is a miss.
+        for tail in [
+            "",
+            "x\n",
+            "12 \n",
+            "-1\n",
+            "99999999999999999999999\n",
+            "5\n\n",
+        ] {
+            std::fs::write(d.join(k.file_name()), format!("{}{tail}", k.entry())).unwrap();
+            assert!(!c.hit_at(&k, UNIX_EPOCH), "{tail:?}");
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -384,9 +384,9 @@ pub fn judge<'p>(
         signatures: &i.signatures,
     });
     let outcome = match verify::evaluate_with_keys(reqs, subject, verifier, &load) {
-        Ok(()) => {
+        Ok(passed) => {
             if let (Some(c), Some(key)) = (cache, &cache_key) {
-                c.cache.store(key);
+                c.cache.store(key, passed.expires);
             }
             Ok(match reqs {
                 [Requirement::InsecureAcceptAnything] => "insecureAcceptAnything".to_string(),

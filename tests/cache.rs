@@ -245,3 +245,101 @@ fn changed_signatures_take_effect_at_the_next_start() {
         denied.record
     );
 }
+
+#[test]
+fn an_allow_ends_when_its_signature_expires() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let lab = lab();
+    let b = Bench::new("cache-expiry");
+    let policy = b
+        .dir
+        .file("policy.json", policy_for(&keys().join("trusted.gpg")));
+    // The signed image's manifest under a new name, signed by the trusted key for 15 s.
+    let copy = lab.unsigned_copy(&lab.image("signed"), "cache-expiry");
+    let digest = lab.get("DIGEST_SIGNED");
+    let payload = format!(
+        r#"{{"critical":{{"type":"atomic container signature","image":{{"docker-manifest-digest":"{digest}"}},"identity":{{"docker-reference":"{copy}"}}}},"optional":{{}}}}"#
+    );
+    let expires_at = Instant::now() + Duration::from_secs(15);
+    let mut gpg = Command::new("gpg")
+        .env("GNUPGHOME", lab.get("GNUPGHOME"))
+        .args(["--batch", "--no-tty", "--default-sig-expire", "seconds=15"])
+        .args([
+            "--local-user",
+            lab.get("TRUSTED_FPR"),
+            "--output",
+            "-",
+            "--sign",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    gpg.stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
+    let signed = gpg.wait_with_output().unwrap();
+    assert!(
+        signed.status.success(),
+        "gpg --sign: {}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    // Where a pull looks for it: the lab's lookaside, `<repository path>@sha256=<hex>/signature-1`.
+    let path = copy
+        .strip_prefix(&format!("{}/", lab.get("REGISTRY")))
+        .and_then(|p| p.rsplit_once(':'))
+        .map(|(p, _)| p)
+        .unwrap();
+    let sigdir =
+        Path::new(lab.get("LOOKASIDE")).join(format!("{path}@{}", digest.replacen(':', "=", 1)));
+    std::fs::create_dir_all(&sigdir).unwrap();
+    std::fs::write(sigdir.join("signature-1"), &signed.stdout).unwrap();
+
+    let store = Scratch::new(&format!("cache-expiry-store-{}", unique()));
+    let podman = |args: &[&str]| {
+        let out = lab.vfs_podman(store.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let accept = lab.get("POLICY_ACCEPT");
+    podman(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--signature-policy",
+        accept,
+        &copy,
+    ]);
+    let id = podman(&["create", &copy, "true"]);
+    let state = format!(
+        r#"{{"ociVersion":"1.0.2","id":"{id}","status":"creating","bundle":"{}/root/vfs-containers/{id}/userdata"}}"#,
+        store.path().display()
+    );
+
+    let first = b.start(&policy, &state);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(
+        Instant::now() < expires_at,
+        "the setup outlasted the signature"
+    );
+    assert!(b.start(&policy, &state).cached());
+    // Once the signature has expired, the cached allow is not used and gpg refuses it.
+    std::thread::sleep(
+        expires_at.saturating_duration_since(Instant::now()) + Duration::from_secs(2),
+    );
+    let after = b.start(&policy, &state);
+    assert_eq!(after.code, Some(1), "{}", after.record);
+    assert!(!after.cached(), "{}", after.record);
+    assert!(after.record.contains("xpired"), "{}", after.record);
+    std::fs::remove_dir_all(&sigdir).unwrap();
+}

@@ -5,10 +5,11 @@
 //! `Verify`), `signature/simple.go` (key identity check, newest: subkey → primary). SEMANTICS.md §6.1.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use gpgme::{Context, Protocol, Validity};
 
-use super::{Keyring, SignatureVerified, Verified, Verifier};
+use super::{earliest, Keyring, SignatureVerified, Verified, Verifier};
 
 /// Tells gpgme, before its first use, to find `gpg` on `PATH` (or in `/bin:/usr/bin` without
 /// one) instead of asking `gpgconf` where it is. That spares four processes per cold verification
@@ -122,30 +123,44 @@ impl Keyring for GpgKeyring {
         if sig.is_wrong_key_usage() {
             return Err(format!("invalid GPG signature by {fpr}: wrong key usage"));
         }
+        let sig_expires = sig.expiration_time();
         drop(sigs);
-        if self.trusted.contains(&fpr) {
-            return Ok(Verified {
-                payload,
-                signer: fpr,
-                _proof: SignatureVerified(()),
-            });
-        }
-        // A signing subkey counts for its primary key (newest containers/image).
-        let primary = self
+        // The signer's whole key: its primary key, and the subkey that signed (which may be the
+        // primary key itself).
+        let key = self
             .ctx
             .get_key(fpr.as_str())
             .ok()
-            .filter(|k| k.subkeys().any(|s| s.fingerprint() == Ok(fpr.as_str())))
+            .filter(|k| k.subkeys().any(|s| s.fingerprint() == Ok(fpr.as_str())));
+        let primary = key
+            .as_ref()
             .and_then(|k| k.fingerprint().ok().map(str::to_string));
-        match primary {
-            Some(p) if self.trusted.contains(&p) => Ok(Verified {
-                payload,
-                signer: p,
-                _proof: SignatureVerified(()),
-            }),
-            Some(p) => Err(format!("signature by key {fpr} of {p} is not accepted")),
-            None => Err(format!("signature by key {fpr} is not accepted")),
-        }
+        // A signing subkey counts for its primary key (newest containers/image).
+        let signer = if self.trusted.contains(&fpr) {
+            fpr.clone()
+        } else {
+            match primary {
+                Some(p) if self.trusted.contains(&p) => p,
+                Some(p) => return Err(format!("signature by key {fpr} of {p} is not accepted")),
+                None => return Err(format!("signature by key {fpr} is not accepted")),
+            }
+        };
+        // gpg refuses a signature once it or either key has expired; without the key's
+        // details, the verification holds only for now.
+        let expires = match &key {
+            Some(k) => k
+                .subkeys()
+                .enumerate()
+                .filter(|(i, s)| *i == 0 || s.fingerprint() == Ok(fpr.as_str()))
+                .fold(sig_expires, |e, (_, s)| earliest(e, s.expiration_time())),
+            None => Some(SystemTime::UNIX_EPOCH),
+        };
+        Ok(Verified {
+            payload,
+            signer,
+            expires,
+            _proof: SignatureVerified(()),
+        })
     }
 }
 

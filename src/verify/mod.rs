@@ -11,6 +11,7 @@ pub mod sequoia;
 
 use std::io::Read;
 use std::path::Path;
+use std::time::SystemTime;
 
 use crate::policy::{IdentityError, IdentityRule, KeySource, KeyType, Requirement};
 use crate::reference::Reference;
@@ -30,7 +31,26 @@ pub struct Verified {
     pub payload: Vec<u8>,
     /// The trusted primary key's fingerprint.
     pub signer: String,
+    /// When this verification stops holding by the clock alone: the earliest expiry of the
+    /// signature, the signing key and its primary key (`None`: none of them expires).
+    pub expires: Option<SystemTime>,
     _proof: SignatureVerified,
+}
+
+/// The earlier of two expiries, `None` being never.
+pub fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// A passing requirement list, and until when it passes by the clock alone (`None`: no expiry
+/// was involved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Passed {
+    pub expires: Option<SystemTime>,
 }
 
 /// An OpenPGP implementation.
@@ -116,7 +136,7 @@ pub fn evaluate<'r>(
     reqs: &'r [Requirement],
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
-) -> Result<(), Failure<'r>> {
+) -> Result<Passed, Failure<'r>> {
     evaluate_with_keys(reqs, subject, verifier, &load_keys)
 }
 
@@ -130,15 +150,18 @@ pub fn evaluate_with_keys<'r>(
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
     keys: KeyLoader<'_>,
-) -> Result<(), Failure<'r>> {
+) -> Result<Passed, Failure<'r>> {
+    let mut expires = None;
     for req in reqs {
-        check(req, subject, verifier, keys).map_err(|(reason, signatures)| Failure {
-            requirement: req,
-            reason,
-            signatures,
-        })?;
+        let until =
+            check(req, subject, verifier, keys).map_err(|(reason, signatures)| Failure {
+                requirement: req,
+                reason,
+                signatures,
+            })?;
+        expires = earliest(expires, until);
     }
-    Ok(())
+    Ok(Passed { expires })
 }
 
 type Denied = (String, Vec<SigFailure>);
@@ -148,10 +171,10 @@ fn check(
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
     load: KeyLoader<'_>,
-) -> Result<(), Denied> {
+) -> Result<Option<SystemTime>, Denied> {
     let plain = |s: &str| Err((s.to_string(), Vec::new()));
     match req {
-        Requirement::InsecureAcceptAnything => Ok(()),
+        Requirement::InsecureAcceptAnything => Ok(None),
         Requirement::Reject => plain("the policy rejects every image in this scope"),
         Requirement::SignedBaseLayer => plain("not implemented (by containers/image either)"),
         Requirement::SigstoreSigned { .. } => plain("sigstore signatures are not supported yet"),
@@ -173,7 +196,7 @@ fn signed_by(
     subject: Subject<'_>,
     verifier: &dyn Verifier,
     load: KeyLoader<'_>,
-) -> Result<(), Denied> {
+) -> Result<Option<SystemTime>, Denied> {
     let plain = |s: String| (s, Vec::new());
     let sigs: Vec<&[u8]> = subject
         .signatures
@@ -204,7 +227,7 @@ fn signed_by(
     let mut failures = Vec::new();
     for sig in &sigs {
         match accept(ring.as_mut(), sig, identity, subject) {
-            Ok(()) => return Ok(()),
+            Ok(expires) => return Ok(expires),
             Err(f) => failures.push(f),
         }
     }
@@ -228,7 +251,7 @@ fn accept(
     sig: &[u8],
     identity: &IdentityRule,
     subject: Subject<'_>,
-) -> Result<(), SigFailure> {
+) -> Result<Option<SystemTime>, SigFailure> {
     let verified = ring.verify(sig).map_err(SigFailure::Crypto)?;
     let payload = signature::parse_payload(&verified.payload).map_err(SigFailure::Payload)?;
     if payload.manifest_digest != subject.manifest_digest {
@@ -243,7 +266,8 @@ fn accept(
             signer: verified.signer,
             signed: payload.docker_reference,
             error,
-        })
+        })?;
+    Ok(verified.expires)
 }
 
 /// The bytes of each key a key source names (files read with a size bound).

@@ -71,6 +71,7 @@ impl Keyring for SequoiaKeyring {
             certs: &self.certs,
             policy: &policy,
             signer: None,
+            expires: None,
         };
         let mut v = VerifierBuilder::from_bytes(signature)
             .and_then(|b| b.with_policy(&policy, None, helper))
@@ -85,9 +86,11 @@ impl Keyring for SequoiaKeyring {
             .signer
             .clone()
             .ok_or("OpenPGP verification failed: no signature was checked")?;
+        let expires = v.helper_ref().expires;
         Ok(Verified {
             payload,
             signer,
+            expires,
             _proof: SignatureVerified(()),
         })
     }
@@ -98,6 +101,8 @@ struct Helper<'a> {
     policy: &'a StandardPolicy<'a>,
     /// The primary fingerprint of the one good signature's key.
     signer: Option<String>,
+    /// The earliest expiry of that signature, its key and the primary key.
+    expires: Option<std::time::SystemTime>,
 }
 
 impl VerificationHelper for Helper<'_> {
@@ -152,6 +157,13 @@ impl VerificationHelper for Helper<'_> {
         key.alive().map_err(|e| {
             anyhow::anyhow!("invalid signature by {fpr}: the signing key is not alive: {e}")
         })?;
+        self.expires = [
+            good.sig.signature_expiration_time(),
+            now.primary_key().key_expiration_time(),
+            key.key_expiration_time(),
+        ]
+        .into_iter()
+        .fold(None, super::earliest);
         self.signer = Some(fpr);
         Ok(())
     }

@@ -5,6 +5,7 @@ use super::*;
 use crate::policy::Policy;
 
 /// Keys are `KEY:<name>`; a signature is `SIG:<name>:<payload>`, good if `<name>` was imported.
+/// A name `<x>@<n>` is a key that expires `n` seconds after the epoch.
 struct Fake;
 
 struct FakeRing(Vec<String>);
@@ -38,9 +39,14 @@ impl Keyring for FakeRing {
         if !self.0.iter().any(|k| k == name) {
             return Err(format!("no public key {name}"));
         }
+        let expires = name
+            .split_once('@')
+            .and_then(|(_, n)| n.parse().ok())
+            .map(|n| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(n));
         Ok(Verified {
             payload: payload.as_bytes().to_vec(),
             signer: name.into(),
+            expires,
             _proof: SignatureVerified(()),
         })
     }
@@ -69,7 +75,9 @@ fn eval(json: &str, sigs: &[Signature]) -> Result<(), String> {
         signatures: sigs,
     };
     let reqs = reqs(json);
-    evaluate(&reqs, Some(subject), &Fake).map_err(|f| f.reason)
+    evaluate(&reqs, Some(subject), &Fake)
+        .map(|_| ())
+        .map_err(|f| f.reason)
 }
 
 fn key_data(name: &str) -> String {
@@ -95,6 +103,34 @@ fn one_accepted_signature_suffices() {
         Ok(())
     );
     assert_eq!(eval(&signed_by("a"), &[good]), Ok(()));
+}
+
+#[test]
+fn a_pass_lasts_until_the_earliest_expiry_it_rests_on() {
+    let r = Reference::parse_normalized("example.com/app:1").unwrap();
+    let at = |n: u64| Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(n));
+    let run = |json: &str, sigs: &[Signature]| {
+        let reqs = reqs(json);
+        let subject = Subject {
+            reference: Some(&r),
+            manifest_digest: DIGEST,
+            signatures: sigs,
+        };
+        evaluate(&reqs, Some(subject), &Fake)
+            .map(|p| p.expires)
+            .map_err(|f| f.reason)
+    };
+    let id = "example.com/app:1";
+    let both = format!(
+        r#"[{{"type":"insecureAcceptAnything"}},{},{}]"#,
+        &signed_by("a@100")[1..signed_by("a@100").len() - 1],
+        &signed_by("b@50")[1..signed_by("b@50").len() - 1]
+    );
+    let sigs = [sig("a@100", DIGEST, id), sig("b@50", DIGEST, id)];
+    assert_eq!(run(&both, &sigs), Ok(at(50)));
+    assert_eq!(run(&signed_by("a@100"), &sigs), Ok(at(100)));
+    assert_eq!(run(&signed_by("c"), &[sig("c", DIGEST, id)]), Ok(None));
+    assert_eq!(run(r#"[{"type":"insecureAcceptAnything"}]"#, &[]), Ok(None));
 }
 
 #[test]
