@@ -129,6 +129,11 @@ const POLICIES: &[(&str, &str)] = &[
         "accept-then-reject",
         r#"{"default":[{"type":"insecureAcceptAnything"},{"type":"reject"}]}"#,
     ),
+    (
+        // Invalid for every containers/image: 5.23 does not know `fulcio`, the newest refuses null.
+        "sigstore-null-fulcio",
+        r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"quay.io":[{"type":"sigstoreSigned","keyPath":"/k","fulcio":null}]}}}"#,
+    ),
 ];
 
 #[test]
