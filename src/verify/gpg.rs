@@ -60,8 +60,10 @@ impl Verifier for Gpgme {
             .path
             .to_str()
             .ok_or("temporary directory path is not UTF-8")?;
-        ctx.set_engine_home_dir(home_str)
-            .map_err(|e| format!("gpgme: setting the GnuPG home: {e}"))?;
+        // The first call that needs the engine: it fails when gpg cannot be found or run.
+        ctx.set_engine_home_dir(home_str).map_err(|e| {
+            format!("gpgme cannot use gpg (is gnupg installed, with gpg on PATH?): {e}")
+        })?;
         ctx.set_armor(false);
         ctx.set_text_mode(false);
         ctx.set_offline(true);
