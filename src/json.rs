@@ -23,9 +23,15 @@ pub enum Value {
 }
 
 impl Value {
-    /// Parses one JSON document; trailing non-whitespace is an error, as in Go's decoder.
+    /// Parses one JSON document; trailing non-whitespace is an error, as in Go's decoder. Like
+    /// Go's decoder, each byte that is not part of valid UTF-8 reads as U+FFFD (inside a string it
+    /// is then just an odd character; anywhere else it is still a syntax error).
     pub fn parse(bytes: &[u8]) -> Result<Value, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_str(&go_lossy(bytes)),
+        }
+        .map_err(|e| e.to_string())
     }
 
     /// The kind of value, for error messages.
@@ -37,6 +43,26 @@ impl Value {
             Value::String(_) => "a string",
             Value::Array(_) => "an array",
             Value::Object(_) => "an object",
+        }
+    }
+}
+
+/// `bytes` as text, with U+FFFD for every byte that is not part of valid UTF-8 (one per byte, as
+/// Go's `utf8.DecodeRune` steps over them).
+fn go_lossy(mut bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 16);
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(valid) => {
+                out.push_str(valid);
+                return out;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push(char::REPLACEMENT_CHARACTER);
+                bytes = rest.get(1..).unwrap_or_default();
+            }
         }
     }
 }
@@ -184,6 +210,22 @@ impl<'de> Visitor<'de> for ValueVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_in_strings_reads_as_replacement_characters_as_in_go() {
+        assert_eq!(
+            Value::parse(b"\"a\xe9b\xff\xfe\"").unwrap(),
+            Value::String("a\u{fffd}b\u{fffd}\u{fffd}".into())
+        );
+        // A truncated sequence at the end of a string: one per byte.
+        assert_eq!(
+            Value::parse(b"[\"\xe2\x82\"]").unwrap(),
+            Value::Array(vec![Value::String("\u{fffd}\u{fffd}".into())])
+        );
+        // Outside a string it is still not JSON.
+        assert!(Value::parse(b"{\xff}").is_err());
+        assert!(Value::parse(b"[1]\xff").is_err());
+    }
 
     #[test]
     fn keeps_duplicates_for_the_checker() {

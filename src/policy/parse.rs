@@ -513,6 +513,16 @@ mod tests {
 
     const ACCEPT: &str = r#"[{"type":"insecureAcceptAnything"}]"#;
 
+    #[test]
+    fn invalid_utf8_in_a_string_does_not_reject_the_policy() {
+        // As with containers/image, the byte reads as U+FFFD: this scope matches no reference.
+        let p = policy(
+            b"{\"default\":[{\"type\":\"reject\"}],\"transports\":{\"docker\":{\"a\xe9.com\":[{\"type\":\"insecureAcceptAnything\"}]}}}",
+        )
+        .unwrap();
+        assert_eq!(p.transports[0].1[0].0, "a\u{fffd}.com");
+    }
+
     fn with_default(req: &str) -> String {
         format!(r#"{{"default":[{req}]}}"#)
     }
