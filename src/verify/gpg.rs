@@ -129,11 +129,16 @@ impl Keyring for GpgKeyring {
         drop(sigs);
         // The signer's whole key: its primary key, and the subkey that signed (which may be the
         // primary key itself).
+        // A key listing on this context (`get_key` would make a new one, and gpgme would run
+        // `gpg --version` again for it). The fingerprint selects at most one key.
         let key = self
             .ctx
-            .get_key(fpr.as_str())
+            .find_keys([fpr.as_str()])
             .ok()
-            .filter(|k| k.subkeys().any(|s| s.fingerprint() == Ok(fpr.as_str())));
+            .and_then(|mut keys| {
+                keys.find_map(Result::ok)
+                    .filter(|k| k.subkeys().any(|s| s.fingerprint() == Ok(fpr.as_str())))
+            });
         let primary = key
             .as_ref()
             .and_then(|k| k.fingerprint().ok().map(str::to_string));
