@@ -91,8 +91,9 @@ fn payload(b: &[u8]) {
     let Ok(p) = signature::parse_payload(b) else {
         return;
     };
-    // Whatever is accepted is a JSON object holding the two claims.
-    let v: serde_json::Value = serde_json::from_slice(b)
+    // Whatever is accepted is a JSON object holding the two claims, once each byte that is not
+    // UTF-8 reads as U+FFFD (as Go's decoder reads it).
+    let v: serde_json::Value = serde_json::from_str(&per_byte_lossy(b))
         .unwrap_or_else(|e| panic!("accepted a payload that is not JSON: {e}"));
     let critical = &v["critical"];
     assert_eq!(
@@ -109,4 +110,23 @@ fn payload(b: &[u8]) {
         p.docker_reference
     );
     assert!(v["optional"].is_object());
+}
+
+/// U+FFFD for each byte that is not part of valid UTF-8.
+fn per_byte_lossy(mut b: &[u8]) -> String {
+    let mut out = String::new();
+    loop {
+        match std::str::from_utf8(b) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let (good, rest) = b.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).expect("valid up to here"));
+                out.push(char::REPLACEMENT_CHARACTER);
+                b = &rest[1..];
+            }
+        }
+    }
 }
