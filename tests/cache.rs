@@ -197,6 +197,47 @@ fn a_changed_key_file_takes_effect_at_the_next_start() {
     assert_eq!(b.entries().len(), before);
 }
 
+/// A private vfs store of the test's own, filled by `podman pull` from the lab registry (so that
+/// pulls store signatures, under the lab's accept-anything policy).
+struct Store(Scratch);
+
+impl Store {
+    fn new(name: &str) -> Store {
+        Store(Scratch::new(&format!("{name}-{}", unique())))
+    }
+
+    fn podman(&self, args: &[&str]) -> String {
+        let out = lab().vfs_podman(self.0.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn pull(&self, image: &str) {
+        let accept = lab().get("POLICY_ACCEPT");
+        self.podman(&[
+            "pull",
+            "-q",
+            "--tls-verify=false",
+            "--signature-policy",
+            accept,
+            image,
+        ]);
+    }
+
+    /// Creates a container of `image` and returns its OCI state.
+    fn container(&self, image: &str) -> String {
+        let id = self.podman(&["create", image, "true"]);
+        format!(
+            r#"{{"ociVersion":"1.0.2","id":"{id}","status":"creating","bundle":"{}/root/vfs-containers/{id}/userdata"}}"#,
+            self.0.path().display()
+        )
+    }
+}
+
 #[test]
 fn changed_signatures_take_effect_at_the_next_start() {
     let lab = lab();
@@ -204,39 +245,15 @@ fn changed_signatures_take_effect_at_the_next_start() {
     let policy = b
         .dir
         .file("policy.json", policy_for(&keys().join("trusted.gpg")));
-    let store = Scratch::new(&format!("cache-store-{}", unique()));
-    let podman = |args: &[&str]| {
-        let out = lab.vfs_podman(store.path()).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let accept = lab.get("POLICY_ACCEPT");
-    let pull = |image: &str| {
-        podman(&[
-            "pull",
-            "-q",
-            "--tls-verify=false",
-            "--signature-policy",
-            accept,
-            image,
-        ])
-    };
+    let store = Store::new("cache-store");
     let signed = lab.image("signed");
-    pull(&signed);
-    let id = podman(&["create", &signed, "true"]);
-    let state = format!(
-        r#"{{"ociVersion":"1.0.2","id":"{id}","status":"creating","bundle":"{}/root/vfs-containers/{id}/userdata"}}"#,
-        store.path().display()
-    );
+    store.pull(&signed);
+    let state = store.container(&signed);
     assert_eq!(b.start(&policy, &state).code, Some(0));
     assert!(b.start(&policy, &state).cached());
     // The same image ID pulled again from an unsigned copy: its stored signatures are replaced.
     let mirror = lab.unsigned_copy(&signed, "cache-mirror");
-    pull(&mirror);
+    store.pull(&mirror);
     let denied = b.start(&policy, &state);
     assert_eq!(denied.code, Some(1), "{}", denied.record);
     assert!(
@@ -301,30 +318,9 @@ fn an_allow_ends_when_its_signature_expires() {
     std::fs::create_dir_all(&sigdir).unwrap();
     std::fs::write(sigdir.join("signature-1"), &signed.stdout).unwrap();
 
-    let store = Scratch::new(&format!("cache-expiry-store-{}", unique()));
-    let podman = |args: &[&str]| {
-        let out = lab.vfs_podman(store.path()).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let accept = lab.get("POLICY_ACCEPT");
-    podman(&[
-        "pull",
-        "-q",
-        "--tls-verify=false",
-        "--signature-policy",
-        accept,
-        &copy,
-    ]);
-    let id = podman(&["create", &copy, "true"]);
-    let state = format!(
-        r#"{{"ociVersion":"1.0.2","id":"{id}","status":"creating","bundle":"{}/root/vfs-containers/{id}/userdata"}}"#,
-        store.path().display()
-    );
+    let store = Store::new("cache-expiry-store");
+    store.pull(&copy);
+    let state = store.container(&copy);
 
     let first = b.start(&policy, &state);
     assert_eq!(first.code, Some(0), "{}", first.stderr);
