@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks of oci-signature-hook on this machine, as root, on a throwaway lab (tests/lab/lab.sh):
 #   (a) what the hook adds to a container start: `podman run --rm` of a signed image with the hook
-#       (signedBy policy) against the same run without any hook;
+#       (signedBy policy) against the same run without any hook, and with a hook that does nothing
+#       (what running any prestart hook costs);
 #   (b) the hook alone, fed the state of a container of that image, against
 #       `skopeo standalone-verify` of the same manifest and signature; the hook cold (no verdict
 #       cache) and, when the hook has a verdict cache (--cache-dir), warm;
@@ -101,7 +102,7 @@ fi
 source "$lab/env"
 
 b=$lab/bench
-mkdir -p "$b/hooks-with" "$b/hooks-without" "$b/hooks-reject" "$b/hooks-nocache" \
+mkdir -p "$b/hooks-with" "$b/hooks-without" "$b/hooks-noop" "$b/hooks-reject" "$b/hooks-nocache" \
     "$b/tmp" "$b/cache" "$b/results"
 nosyslog=$b/no-syslog # never created: audit records are dropped, the verdict is what counts
 
@@ -221,6 +222,9 @@ hook_json "$b/policy-reject.json" "${podman_cache[@]}" >"$b/hooks-reject/oci-sig
 if [[ $has_no_cache == true ]]; then
     hook_json "$b/policy.json" --no-cache >"$b/hooks-nocache/oci-signature-hook.json"
 fi
+# A hook that does nothing: what running any prestart hook costs podman and runc.
+jq -n --arg path "$(command -v true)" '{version: "1.0.0", hook: {path: $path},
+    when: {always: true}, stages: ["prestart"]}' >"$b/hooks-noop/true.json"
 
 # ---------------------------------------------------------------------------
 # Sanity checks: every timed command does what it is meant to
@@ -322,6 +326,8 @@ done
 a_base="podman run --rm, no hook"
 a_cmds=(
     "$(cmd "$a_base" "" "" '{}' null "$LAB_PODMAN" --hooks-dir "$b/hooks-without" run --rm "$IMAGE_SIGNED" true)"
+    "$(cmd "podman run --rm, a hook that does nothing (true)" "$a_base" "" '{}' null \
+        "$LAB_PODMAN" --hooks-dir "$b/hooks-noop" run --rm "$IMAGE_SIGNED" true)"
 )
 if [[ $has_cache == true ]]; then
     a_cmds+=("$(cmd "podman run --rm, with hook (verdict cached)" "$a_base" "" '{}' null \
