@@ -185,7 +185,10 @@ impl Cache {
         else {
             return false;
         };
-        now < UNIX_EPOCH + Duration::from_secs(secs)
+        // A time past what the clock can hold is not one this cache wrote.
+        UNIX_EPOCH
+            .checked_add(Duration::from_secs(secs))
+            .is_some_and(|not_after| now < not_after)
     }
 
     /// Records an allow for `key` that holds until `expires` (`None`: no expiry), for at most
@@ -343,6 +346,7 @@ mod tests {
             "12 \n",
             "-1\n",
             "99999999999999999999999\n",
+            "18446744073709551615\n",
             "5\n\n",
         ] {
             std::fs::write(d.join(k.file_name()), format!("{}{tail}", k.entry())).unwrap();
