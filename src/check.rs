@@ -256,9 +256,13 @@ pub fn evaluate(
     let mut done: HashMap<(String, Option<String>), Row> = HashMap::new();
     let mut rows = Vec::new();
     for t in targets {
+        // A name that does not parse is its own case (a deny), not a start by image ID.
         let key = (
             t.image_id.clone(),
-            t.reference.as_ref().map(|r| r.to_string()),
+            t.reference
+                .as_ref()
+                .map(|r| r.to_string())
+                .or_else(|| t.name_error.clone()),
         );
         let mut row = match done.get(&key) {
             Some(r) => r.clone(),
