@@ -46,6 +46,11 @@ pub fn default_dir(rootless: bool) -> Option<PathBuf> {
         .map(|d| PathBuf::from(d).join("oci-signature-hook"))
 }
 
+/// Proof that an allow was found in the cache under the verdict's exact inputs. Only
+/// `Cache::hit` makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit(());
+
 /// An open cache directory.
 #[derive(Debug)]
 pub struct Cache {
@@ -145,9 +150,10 @@ impl Cache {
         })
     }
 
-    /// Whether `key` has a cached allow that has not expired.
-    pub fn hit(&self, key: &Key) -> bool {
-        self.hit_at(key, SystemTime::now())
+    /// A cached allow for `key` that has not expired, as proof for the verdict; `None` if there
+    /// is none (a missing, foreign, malformed or expired entry).
+    pub fn hit(&self, key: &Key) -> Option<Hit> {
+        self.hit_at(key, SystemTime::now()).then_some(Hit(()))
     }
 
     fn hit_at(&self, key: &Key, now: SystemTime) -> bool {
@@ -276,10 +282,10 @@ mod tests {
     fn a_stored_allow_is_found_under_its_exact_key_only() {
         let d = dir("exact");
         let c = Cache::open(&d).unwrap();
-        assert!(!c.hit(&key(b"p1")));
+        assert!(c.hit(&key(b"p1")).is_none());
         c.store(&key(b"p1"), None);
-        assert!(c.hit(&key(b"p1")));
-        assert!(!c.hit(&key(b"p2")));
+        assert!(c.hit(&key(b"p1")).is_some());
+        assert!(c.hit(&key(b"p2")).is_none());
         // The split between list items is part of the key.
         let a = KeyBuilder::new().list("s", &[b"ab", b"c"]).build();
         let b = KeyBuilder::new().list("s", &[b"a", b"bc"]).build();
@@ -299,19 +305,19 @@ mod tests {
         let path = d.join(k.file_name());
         // Right name, wrong content.
         std::fs::write(&path, "verdict=allow\n").unwrap();
-        assert!(!c.hit(&k));
+        assert!(c.hit(&k).is_none());
         // Right content, but writable by others.
         let right = format!("{}{}\n", k.entry(), u64::MAX / 2);
         std::fs::write(&path, &right).unwrap();
-        assert!(c.hit(&k));
+        assert!(c.hit(&k).is_some());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert!(!c.hit(&k));
+        assert!(c.hit(&k).is_none());
         // A symlink to a right entry elsewhere.
         std::fs::remove_file(&path).unwrap();
         let elsewhere = d.with_extension("elsewhere");
         std::fs::write(&elsewhere, &right).unwrap();
         std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
-        assert!(!c.hit(&k));
+        assert!(c.hit(&k).is_none());
         std::fs::remove_file(&elsewhere).unwrap();
         std::fs::remove_dir_all(&d).unwrap();
     }

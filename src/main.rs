@@ -3,6 +3,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let exit = oci_signature_hook::run(std::env::args_os().skip(1));
-    ExitCode::from(exit as u8)
+    oci_signature_hook::run(std::env::args_os().skip(1)).into()
 }

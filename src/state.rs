@@ -21,30 +21,44 @@ pub struct ContainerState {
     pub annotations: HashMap<String, String>,
 }
 
-/// Reads and checks the state from `r` (bounded).
-pub fn read(r: impl Read) -> Result<ContainerState, String> {
+/// Why the state on stdin cannot be used. Every one denies the start: without the state the hook
+/// does not know which container it is judging.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read the container state from stdin: {0}")]
+    Read(String),
+    #[error("container state on stdin is larger than {MAX_STATE_BYTES} bytes")]
+    TooLarge,
+    #[error("no container state on stdin (the hook is run by an OCI runtime, which writes it)")]
+    Empty,
+    #[error("invalid container state on stdin: {0}")]
+    Invalid(String),
+    #[error("container state on stdin has no id")]
+    NoId,
+    #[error("container state on stdin has no bundle")]
+    NoBundle,
+}
+
+/// Reads and checks the state from `r`: at most `MAX_STATE_BYTES`, JSON as the OCI runtime spec's
+/// state, with a non-empty `id` and `bundle`.
+pub fn read(r: impl Read) -> Result<ContainerState, StateError> {
     let mut bytes = Vec::new();
     r.take(MAX_STATE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the container state from stdin: {e}"))?;
+        .map_err(|e| StateError::Read(e.to_string()))?;
     if bytes.len() as u64 > MAX_STATE_BYTES {
-        return Err(format!(
-            "container state on stdin is larger than {MAX_STATE_BYTES} bytes"
-        ));
+        return Err(StateError::TooLarge);
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(
-            "no container state on stdin (the hook is run by an OCI runtime, which writes it)"
-                .into(),
-        );
+        return Err(StateError::Empty);
     }
-    let state: State = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("invalid container state on stdin: {e}"))?;
+    let state: State =
+        serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid(e.to_string()))?;
     if state.id().is_empty() {
-        return Err("container state on stdin has no id".into());
+        return Err(StateError::NoId);
     }
     if state.bundle().as_os_str().is_empty() {
-        return Err("container state on stdin has no bundle".into());
+        return Err(StateError::NoBundle);
     }
     Ok(ContainerState {
         id: state.id().clone(),
@@ -83,6 +97,6 @@ mod tests {
             assert!(read(s).is_err(), "{}", String::from_utf8_lossy(s));
         }
         let huge = vec![b' '; (MAX_STATE_BYTES + 10) as usize];
-        assert!(read(&huge[..]).unwrap_err().contains("larger"));
+        assert_eq!(read(&huge[..]).unwrap_err(), StateError::TooLarge);
     }
 }

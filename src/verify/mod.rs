@@ -10,7 +10,7 @@ pub mod gpg;
 pub mod sequoia;
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::policy::{IdentityError, IdentityRule, KeySource, KeyType, Requirement};
@@ -46,11 +46,18 @@ pub fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTi
     }
 }
 
-/// A passing requirement list, and until when it passes by the clock alone (`None`: no expiry
-/// was involved).
+/// Proof that a requirement list passed, and until when it passes by the clock alone (`None`: no
+/// expiry was involved). Only `evaluate_with_keys` makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Passed {
-    pub expires: Option<SystemTime>,
+    expires: Option<SystemTime>,
+}
+
+impl Passed {
+    /// Until when the pass holds by the clock alone (`None`: no expiry was involved).
+    pub fn expires(&self) -> Option<SystemTime> {
+        self.expires
+    }
 }
 
 /// An OpenPGP implementation.
@@ -121,69 +128,136 @@ impl std::fmt::Display for SigFailure {
     }
 }
 
-/// Why a requirement list denied an image.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Failure<'r> {
-    pub requirement: &'r Requirement,
-    pub reason: String,
-    /// For `signedBy`: why each signature was rejected (empty if none was examined).
-    pub signatures: Vec<SigFailure>,
+/// Why one requirement denied an image. The texts are the deny reasons admins read; they follow
+/// containers/image's where it has one (`signature/policy_eval_*.go`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequirementError {
+    /// `reject`.
+    #[error("the policy rejects every image in this scope")]
+    Rejected,
+    /// `signedBaseLayer`, which containers/image parses but has never implemented.
+    #[error("not implemented (by containers/image either)")]
+    SignedBaseLayerUnimplemented,
+    /// `sigstoreSigned`.
+    #[error("sigstore signatures are not supported yet")]
+    SigstoreUnsupported,
+    /// A `signedBy` reached without the image having been read (a bug in the caller).
+    #[error("internal error: the image was not read")]
+    ImageNotRead,
+    /// No simple-signing signature is stored with the image.
+    #[error("no signature exists (a signature by a trusted key was required)")]
+    NoSignature,
+    /// A `keyType` other than `GPGKeys`.
+    #[error("keyType {0:?} is not implemented")]
+    KeyTypeUnimplemented(&'static str),
+    /// A key file could not be read.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The OpenPGP implementation could not make a keyring of the keys (its own words).
+    #[error("{0}")]
+    Keyring(String),
+    /// The key source held no public key.
+    #[error("no public keys imported from the policy's key source")]
+    NoKeys,
+    /// Signatures were examined and none was accepted; one entry per signature, in store order.
+    #[error("{}", summarize(.0))]
+    Signatures(Vec<SigFailure>),
+}
+
+/// One rejected signature's reason, or a count and every reason joined by `; `.
+fn summarize(failures: &[SigFailure]) -> String {
+    match failures {
+        [one] => one.to_string(),
+        all => format!(
+            "none of the {} signatures was accepted: {}",
+            all.len(),
+            all.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
+}
+
+/// Why a key source's bytes could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read key file {path:?}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("key file {path:?} is larger than {MAX_KEY_BYTES} bytes")]
+    TooLarge { path: PathBuf },
+}
+
+/// Why a requirement list denied an image: the first requirement that failed (by its policy
+/// `type`), and why. Displays as `type: reason`, the form deny lines use.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{requirement}: {error}")]
+pub struct Failure {
+    /// The failing requirement's `type` (`Requirement::type_name`).
+    pub requirement: &'static str,
+    pub error: RequirementError,
+}
+
+impl Failure {
+    /// Why each signature was rejected, for a `signedBy` that examined some (else empty).
+    pub fn signatures(&self) -> &[SigFailure] {
+        match &self.error {
+            RequirementError::Signatures(s) => s,
+            _ => &[],
+        }
+    }
 }
 
 /// Checks every requirement in order; the first that fails, and why, is the reason to deny.
 /// `subject` may be `None` only when `needs_image` is false.
-pub fn evaluate<'r>(
-    reqs: &'r [Requirement],
+pub fn evaluate(
+    reqs: &[Requirement],
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
-) -> Result<Passed, Failure<'r>> {
+) -> Result<Passed, Failure> {
     evaluate_with_keys(reqs, subject, verifier, &load_keys)
 }
 
 /// Where `signedBy` gets the bytes of a key source (so that a caller can hash exactly the keys
 /// that were used).
-pub type KeyLoader<'a> = &'a dyn Fn(&KeySource) -> Result<Vec<Vec<u8>>, String>;
+pub type KeyLoader<'a> = &'a dyn Fn(&KeySource) -> Result<Vec<Vec<u8>>, KeyError>;
 
-/// `evaluate`, with the keys coming from `keys`.
-pub fn evaluate_with_keys<'r>(
-    reqs: &'r [Requirement],
+/// `evaluate`, with the keys coming from `keys`. Only this function makes a `Passed`: an allow
+/// on the strength of the requirements always went through it.
+pub fn evaluate_with_keys(
+    reqs: &[Requirement],
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
     keys: KeyLoader<'_>,
-) -> Result<Passed, Failure<'r>> {
+) -> Result<Passed, Failure> {
     let mut expires = None;
     for req in reqs {
-        let until =
-            check(req, subject, verifier, keys).map_err(|(reason, signatures)| Failure {
-                requirement: req,
-                reason,
-                signatures,
-            })?;
+        let until = check(req, subject, verifier, keys).map_err(|error| Failure {
+            requirement: req.type_name(),
+            error,
+        })?;
         expires = earliest(expires, until);
     }
     Ok(Passed { expires })
 }
-
-type Denied = (String, Vec<SigFailure>);
 
 fn check(
     req: &Requirement,
     subject: Option<Subject<'_>>,
     verifier: &dyn Verifier,
     load: KeyLoader<'_>,
-) -> Result<Option<SystemTime>, Denied> {
-    let plain = |s: &str| Err((s.to_string(), Vec::new()));
+) -> Result<Option<SystemTime>, RequirementError> {
     match req {
         Requirement::InsecureAcceptAnything => Ok(None),
-        Requirement::Reject => plain("the policy rejects every image in this scope"),
-        Requirement::SignedBaseLayer => plain("not implemented (by containers/image either)"),
-        Requirement::SigstoreSigned { .. } => plain("sigstore signatures are not supported yet"),
+        Requirement::Reject => Err(RequirementError::Rejected),
+        Requirement::SignedBaseLayer => Err(RequirementError::SignedBaseLayerUnimplemented),
+        Requirement::SigstoreSigned { .. } => Err(RequirementError::SigstoreUnsupported),
         Requirement::SignedBy {
             key_type,
             keys,
             identity,
         } => match subject {
-            None => plain("internal error: the image was not read"),
+            None => Err(RequirementError::ImageNotRead),
             Some(subject) => signed_by(*key_type, keys, identity, subject, verifier, load),
         },
     }
@@ -196,8 +270,7 @@ fn signed_by(
     subject: Subject<'_>,
     verifier: &dyn Verifier,
     load: KeyLoader<'_>,
-) -> Result<Option<SystemTime>, Denied> {
-    let plain = |s: String| (s, Vec::new());
+) -> Result<Option<SystemTime>, RequirementError> {
     let sigs: Vec<&[u8]> = subject
         .signatures
         .iter()
@@ -207,22 +280,15 @@ fn signed_by(
         })
         .collect();
     if sigs.is_empty() {
-        return Err(plain(
-            "no signature exists (a signature by a trusted key was required)".into(),
-        ));
+        return Err(RequirementError::NoSignature);
     }
     if key_type != KeyType::GpgKeys {
-        return Err(plain(format!(
-            "keyType {:?} is not implemented",
-            key_type.as_str()
-        )));
+        return Err(RequirementError::KeyTypeUnimplemented(key_type.as_str()));
     }
-    let blobs = load(keys).map_err(plain)?;
-    let mut ring = verifier.open(&blobs).map_err(plain)?;
+    let blobs = load(keys)?;
+    let mut ring = verifier.open(&blobs).map_err(RequirementError::Keyring)?;
     if ring.key_count() == 0 {
-        return Err(plain(
-            "no public keys imported from the policy's key source".into(),
-        ));
+        return Err(RequirementError::NoKeys);
     }
     let mut failures = Vec::new();
     for sig in &sigs {
@@ -231,18 +297,7 @@ fn signed_by(
             Err(f) => failures.push(f),
         }
     }
-    let reason = match failures.as_slice() {
-        [one] => one.to_string(),
-        all => format!(
-            "none of the {} signatures was accepted: {}",
-            all.len(),
-            all.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    };
-    Err((reason, failures))
+    Err(RequirementError::Signatures(failures))
 }
 
 /// One signature: cryptography and key, then payload, then manifest digest, then identity.
@@ -270,18 +325,23 @@ fn accept(
     Ok(verified.expires)
 }
 
-/// The bytes of each key a key source names (files read with a size bound).
-pub fn load_keys(keys: &KeySource) -> Result<Vec<Vec<u8>>, String> {
-    let read = |p: &Path| -> Result<Vec<u8>, String> {
-        let f = std::fs::File::open(p).map_err(|e| format!("cannot read key file {p:?}: {e}"))?;
+/// The bytes of each key a key source names: one entry per file of `keyPath`/`keyPaths` (each
+/// read with a bound of 16 MiB), or the decoded `keyData`.
+pub fn load_keys(keys: &KeySource) -> Result<Vec<Vec<u8>>, KeyError> {
+    let read = |p: &Path| -> Result<Vec<u8>, KeyError> {
+        let err = |e: std::io::Error| KeyError::Read {
+            path: p.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let f = std::fs::File::open(p).map_err(err)?;
         let mut buf = Vec::new();
         f.take(MAX_KEY_BYTES + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| format!("cannot read key file {p:?}: {e}"))?;
+            .map_err(err)?;
         if buf.len() as u64 > MAX_KEY_BYTES {
-            return Err(format!(
-                "key file {p:?} is larger than {MAX_KEY_BYTES} bytes"
-            ));
+            return Err(KeyError::TooLarge {
+                path: p.to_path_buf(),
+            });
         }
         Ok(buf)
     };

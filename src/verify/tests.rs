@@ -77,7 +77,7 @@ fn eval(json: &str, sigs: &[Signature]) -> Result<(), String> {
     let reqs = reqs(json);
     evaluate(&reqs, Some(subject), &Fake)
         .map(|_| ())
-        .map_err(|f| f.reason)
+        .map_err(|f| f.error.to_string())
 }
 
 fn key_data(name: &str) -> String {
@@ -117,8 +117,8 @@ fn a_pass_lasts_until_the_earliest_expiry_it_rests_on() {
             signatures: sigs,
         };
         evaluate(&reqs, Some(subject), &Fake)
-            .map(|p| p.expires)
-            .map_err(|f| f.reason)
+            .map(|p| p.expires())
+            .map_err(|f| f.error.to_string())
     };
     let id = "example.com/app:1";
     let both = format!(
@@ -220,7 +220,7 @@ fn every_requirement_must_pass_and_the_first_failure_stops() {
     let reqs =
         reqs(r#"[{"type":"reject"},{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]"#);
     let failed = evaluate(&reqs, None, &Fake).unwrap_err();
-    assert_eq!(*failed.requirement, Requirement::Reject);
+    assert_eq!(failed.requirement, "reject");
     assert_eq!(
         eval(
             r#"[{"type":"insecureAcceptAnything"},{"type":"insecureAcceptAnything"}]"#,

@@ -1,0 +1,232 @@
+//! Remediation hints for a `signedBy` denial: the pitfalls behind most of them (an image built
+//! or loaded locally, a pull from a manifest list, signatures replaced by a later pull, no
+//! lookaside in registries.d, a signature that names another reference), each with what to do.
+
+use crate::policy::identity::IdentityError;
+use crate::reference::Reference;
+use crate::registries::RegistriesD;
+use crate::storage;
+use crate::verify::SigFailure;
+
+/// Remediation hints for a `signedBy` denial, for the pitfalls that cause most of them.
+pub fn hints(
+    image: &storage::Image,
+    reference: Option<&Reference>,
+    failures: &[SigFailure],
+    registries: &RegistriesD,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if image.signatures.is_empty() {
+        let from_list = image.digests.len() > 1
+            && image
+                .digests
+                .first()
+                .is_some_and(|d| *d != image.manifest_digest);
+        if image.replaced_signatures {
+            // A pull needs a registry: a localhost/ name is podman's name for a local image, so
+            // name another of the image's names that is on a registry, if it has one.
+            let source = reference
+                .filter(|r| r.domain() != "localhost")
+                .map(Reference::to_string)
+                .or_else(|| {
+                    image.names.iter().find_map(|n| {
+                        Reference::parse_normalized(n)
+                            .ok()
+                            .filter(|r| r.domain() != "localhost")
+                            .map(|r| r.to_string())
+                    })
+                });
+            out.push(format!(
+                "its signatures were replaced: a later pull or copy of the same image ID stored it again without them; pull it again from the signed source{}",
+                source.map(|r| format!(" (podman pull {r})")).unwrap_or_default()
+            ));
+        } else if from_list {
+            out.push(format!(
+                "it was pulled from a manifest list ({}): a pull verifies and stores only the platform image's signatures, and none were found for {}; sign each platform image's manifest digest, not only the list's, then pull again",
+                image.digests[0], image.manifest_digest
+            ));
+        } else {
+            match reference {
+                Some(r) if r.domain() != "localhost" => {
+                    let src = registries.sources(r);
+                    if src.lookaside.is_none() && !src.sigstore_attachments {
+                        out.push(format!(
+                            "no file in {} gives a lookaside for {}, so a pull of it looked for signatures only in the local default and stored none; add one (docker: {{{}: {{lookaside: URL}}}}) and pull again",
+                            registries.dir.display(),
+                            r.domain(),
+                            r.domain()
+                        ));
+                    } else {
+                        out.push(
+                            "it has no stored signatures: it was loaded from an archive, built locally, or pulled without its signatures; pull it again from the signed source".into(),
+                        );
+                    }
+                }
+                _ => out.push(
+                    "it was built or loaded locally, so it has no signatures; push it with podman push --sign-by KEY and run the copy pulled back, or allow it as below".into(),
+                ),
+            }
+        }
+        if let Some(r) = reference {
+            out.push(format!(
+                "to allow it without signatures deliberately, give its repository its own policy entry: \"transports\": {{\"docker\": {{\"{}\": [{{\"type\": \"insecureAcceptAnything\"}}]}}}}",
+                r.name()
+            ));
+        }
+    }
+    for f in failures {
+        let SigFailure::Identity { signed, error, .. } = f else {
+            continue;
+        };
+        match error {
+            IdentityError::NoImageReference => out.push(
+                "the container was created by image ID, so no name-based signedIdentity can match; create it by name, or use \"signedIdentity\": {\"type\": \"exactRepository\", ...}".into(),
+            ),
+            IdentityError::NotAccepted(_) => {
+                let Ok(signed_ref) = Reference::parse_normalized(signed) else {
+                    continue;
+                };
+                let same_repo = reference.is_some_and(|r| r.name() == signed_ref.name());
+                let rule = if same_repo {
+                    "{\"type\": \"matchRepository\"}".to_string()
+                } else {
+                    format!(
+                        "{{\"type\": \"exactRepository\", \"dockerRepository\": \"{}\"}}",
+                        signed_ref.name()
+                    )
+                };
+                let hint = format!(
+                    "the signature names {}{}; the signedBy requirement would accept it with \"signedIdentity\": {rule}",
+                    signed,
+                    reference.map(|r| format!(", not {r}")).unwrap_or_default()
+                );
+                if !out.contains(&hint) {
+                    out.push(hint);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(sigs: usize, digests: &[&str], replaced: bool) -> storage::Image {
+        storage::Image {
+            id: "a".repeat(64),
+            names: vec!["registry.example.com/app:1".into()],
+            digests: digests.iter().map(|s| s.to_string()).collect(),
+            manifest: Vec::new(),
+            manifest_digest: format!("sha256:{}", "1".repeat(64)),
+            signatures: (0..sigs)
+                .map(|_| crate::signature::Signature::SimpleSigning(vec![0xa3]))
+                .collect(),
+            replaced_signatures: replaced,
+        }
+    }
+
+    fn r(s: &str) -> Reference {
+        Reference::parse_normalized(s).unwrap().with_default_tag()
+    }
+
+    const M: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const L: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn a_local_image_is_said_to_be_local() {
+        let reg = RegistriesD::default();
+        let h = hints(
+            &image(0, &[M], false),
+            Some(&r("localhost/app:1")),
+            &[],
+            &reg,
+        );
+        assert!(h[0].contains("built or loaded locally"), "{h:?}");
+        assert!(h[1].contains("\"localhost/app\": [{\"type\": \"insecureAcceptAnything\"}]"));
+    }
+
+    #[test]
+    fn a_registry_without_lookaside_is_named() {
+        let h = hints(
+            &image(0, &[M], false),
+            Some(&r("registry.example.com/app:1")),
+            &[],
+            &RegistriesD::default(),
+        );
+        assert!(
+            h[0].contains("gives a lookaside for registry.example.com"),
+            "{h:?}"
+        );
+    }
+
+    #[test]
+    fn a_list_or_replaced_signatures_are_named() {
+        let reference = r("registry.example.com/app:1");
+        let h = hints(
+            &image(0, &[L, M], false),
+            Some(&reference),
+            &[],
+            &RegistriesD::default(),
+        );
+        assert!(h[0].contains("pulled from a manifest list"), "{h:?}");
+        let h = hints(
+            &image(0, &[M], true),
+            Some(&reference),
+            &[],
+            &RegistriesD::default(),
+        );
+        assert!(h[0].contains("signatures were replaced"), "{h:?}");
+        assert!(h[0].contains("podman pull registry.example.com/app:1"));
+        // Asked under a local name, the pull names the image's name on a registry.
+        let h = hints(
+            &image(0, &[M], true),
+            Some(&r("localhost/app:dev")),
+            &[],
+            &RegistriesD::default(),
+        );
+        assert!(
+            h[0].contains("podman pull registry.example.com/app:1"),
+            "{h:?}"
+        );
+        assert!(!h[0].contains("podman pull localhost"), "{h:?}");
+    }
+
+    #[test]
+    fn an_identity_mismatch_names_the_rule_that_would_accept_it() {
+        let reg = RegistriesD::default();
+        let fail = |signed: &str| SigFailure::Identity {
+            signer: "K".into(),
+            signed: signed.into(),
+            error: IdentityError::NotAccepted(signed.into()),
+        };
+        let reference = r("registry.example.com/app:1");
+        let h = hints(
+            &image(1, &[M], false),
+            Some(&reference),
+            &[fail("registry.example.com/app:2")],
+            &reg,
+        );
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h[0].contains("{\"type\": \"matchRepository\"}"), "{h:?}");
+        let h = hints(
+            &image(1, &[M], false),
+            Some(&reference),
+            &[fail("mirror.example.com/x/app:1")],
+            &reg,
+        );
+        assert!(
+            h[0].contains("\"dockerRepository\": \"mirror.example.com/x/app\""),
+            "{h:?}"
+        );
+        // A signed image whose signatures fail for other reasons gets no hint.
+        let h = hints(
+            &image(1, &[M], false),
+            Some(&reference),
+            &[SigFailure::Crypto("untrusted".into())],
+            &reg,
+        );
+        assert!(h.is_empty());
+    }
+}

@@ -1,0 +1,207 @@
+//! The prestart hook: OCI state on stdin → the container and its image in containers/storage →
+//! the verdict → an audit record, a reason on stderr for a deny, and the exit code.
+//!
+//! Runtimes run hooks as the OCI runtime spec's "POSIX-platform Hooks" say: the state on stdin,
+//! and any non-zero exit blocks the start. Everything before the verdict that fails denies,
+//! unless the policy accepts any image (`verdict::settle`).
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::audit::{self, Record, Verdict};
+use crate::config::Mode;
+use crate::exit::Exit;
+use crate::policy::Policy;
+use crate::settings::HookSettings;
+use crate::storage::{self, Store};
+use crate::verdict::{self, CacheUse, Decision, Outcome, Reason, Verification};
+use crate::{privilege, state};
+
+/// Runs the hook for the container whose state is on `stdin`: decides, records, and returns the
+/// exit code (`Allow` for an allow or a warn-mode would-deny, `Deny` otherwise).
+pub fn run(settings: &HookSettings, stdin: impl Read) -> Exit {
+    let (mut verdict, record) = decide(settings, stdin);
+    if verdict == Verdict::Deny && settings.mode == Mode::Warn {
+        verdict = Verdict::WouldDeny;
+    }
+    report(verdict, &record, &settings.syslog_socket)
+}
+
+/// Reaches a verdict for the container whose state is on `stdin`, and the record that says so.
+/// Never panics on bad input; an error is a deny with its reason (or an allow with it, when the
+/// policy accepts any image).
+pub fn decide(settings: &HookSettings, stdin: impl Read) -> (Verdict, Record) {
+    let mut record = Record {
+        policy: settings.policy.clone(),
+        ..Record::default()
+    };
+    let outcome = evaluate(settings, stdin, &mut record);
+    let verdict = if outcome.allows() {
+        Verdict::Allow
+    } else {
+        Verdict::Deny
+    };
+    record.reason = outcome.to_string();
+    (verdict, record)
+}
+
+fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> Outcome {
+    let deadline = Instant::now() + settings.timeout;
+    // Nothing untrusted has been read yet: give up every privilege first.
+    let dropped = if settings.keep_privileges {
+        Ok(())
+    } else {
+        privilege::drop_all()
+    };
+    let state = match state::read(stdin) {
+        Ok(s) => s,
+        Err(e) => return verdict::settle(None, Err(e.into())),
+    };
+    record.container = state.id.clone();
+    let (policy, policy_bytes) = match Policy::load_with_bytes(&settings.policy) {
+        Ok(p) => p,
+        Err(e) => return verdict::settle(None, Err(e.into())),
+    };
+    let settle = |r: Reason| verdict::settle(Some(&policy), Err(r));
+    if let Err(e) = dropped {
+        return settle(e.into());
+    }
+    let rootless = settings.rootless;
+    let (store, id) = match Store::from_bundle(&state.bundle, &state.id, rootless, || {
+        storage::conf::load(rootless)
+    }) {
+        Ok(s) => s,
+        Err(e) => return settle(e.into()),
+    };
+    let container = match store.container(&id, deadline) {
+        Ok(c) => c,
+        Err(e) => return settle(e.into()),
+    };
+    record.image_id = container.image_id.clone();
+    let how = Verification {
+        verifier: settings.verifier.as_ref(),
+        cache: settings.cache.as_ref().map(|cache| CacheUse {
+            cache,
+            policy_bytes: &policy_bytes,
+            mode: settings.mode,
+        }),
+    };
+    let (reference, decision) = verdict::container(
+        &policy,
+        &store,
+        &container,
+        &state.annotations,
+        deadline,
+        &how,
+    );
+    let Decision {
+        scope,
+        image,
+        outcome,
+    } = decision;
+    record.image = match (&reference, &container.image_name) {
+        (Some(r), _) => r.to_string(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => String::new(),
+    };
+    record.scope = scope.map(|s| s.to_string()).unwrap_or_default();
+    record.manifest_digest = image.map(|i| i.manifest_digest).unwrap_or_default();
+    outcome
+}
+
+/// Writes the audit record and, for a deny, the reason on stderr; returns the exit code.
+pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
+    // The reason comes first: podman shows the hook's stderr in its error message, and readers
+    // (and some log collectors) stop at the first line.
+    let exit = match verdict {
+        Verdict::Allow => Exit::Allow,
+        Verdict::Deny => {
+            eprintln!("oci-signature-hook: {}", deny_line(record));
+            Exit::Deny
+        }
+        Verdict::WouldDeny => {
+            eprintln!(
+                "oci-signature-hook: warn mode, start allowed: would have {}",
+                deny_line(record)
+            );
+            Exit::Allow
+        }
+    };
+    if let Err(e) = audit::log(socket, verdict, record) {
+        eprintln!(
+            "oci-signature-hook: audit record not written: {}",
+            audit::sanitize(&e)
+        );
+    }
+    exit
+}
+
+/// The one line an admin reads in podman's error message: `blocked container start: image NAME
+/// (ID 12 hex digits, manifest DIGEST): REASON (policy PATH, scope SCOPE)`, each part left out
+/// when unknown; every value escaped (`audit::sanitize`).
+pub fn deny_line(r: &Record) -> String {
+    let s = audit::sanitize;
+    let mut line = String::from("blocked container start");
+    if !r.image.is_empty() || !r.image_id.is_empty() {
+        let image = if r.image.is_empty() {
+            "(no name)".to_string()
+        } else {
+            s(&r.image)
+        };
+        line.push_str(&format!(": image {image}"));
+        let mut ids = Vec::new();
+        if !r.image_id.is_empty() {
+            ids.push(format!("ID {}", short(&r.image_id)));
+        }
+        if !r.manifest_digest.is_empty() {
+            ids.push(format!("manifest {}", r.manifest_digest));
+        }
+        if !ids.is_empty() {
+            line.push_str(&format!(" ({})", ids.join(", ")));
+        }
+    }
+    line.push_str(&format!(": {}", s(&r.reason)));
+    let mut context = vec![format!("policy {}", r.policy.display())];
+    if !r.scope.is_empty() {
+        context.push(format!("scope {}", s(&r.scope)));
+    }
+    line.push_str(&format!(" ({})", context.join(", ")));
+    line
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deny_line_names_image_ids_reason_policy_and_scope() {
+        let r = Record {
+            container: "c".into(),
+            image: "example.com/app:1".into(),
+            image_id: "0123456789abcdef".into(),
+            manifest_digest: "sha256:aa".into(),
+            policy: "/etc/containers/policy.json".into(),
+            scope: "docker example.com".into(),
+            reason: "signedBy: no signature exists\n".into(),
+        };
+        assert_eq!(
+            deny_line(&r),
+            "blocked container start: image example.com/app:1 (ID 0123456789ab, manifest sha256:aa): \
+             signedBy: no signature exists\\u{a} (policy /etc/containers/policy.json, scope docker example.com)"
+        );
+        let early = Record {
+            policy: "/p".into(),
+            reason: "invalid container state".into(),
+            ..Record::default()
+        };
+        assert_eq!(
+            deny_line(&early),
+            "blocked container start: invalid container state (policy /p)"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Settings: the command line's typed arguments (`cli`), resolved once into what each command
+//! runs with — defaults filled in, the config file read, the cache opened, the OpenPGP
+//! implementation chosen. Nothing after this step looks at a flag again.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cache::{self, Cache};
+use crate::cli::{CheckArgs, HookArgs, OpenPgp};
+use crate::config::{self, Mode};
+use crate::invoker::{self, Invoker};
+use crate::verify::{self, Verifier};
+use crate::{audit, policy, storage};
+
+/// What the prestart hook runs with.
+pub struct HookSettings {
+    /// The policy file (`--policy`, else `policy::default_path`).
+    pub policy: PathBuf,
+    /// `--mode`, else the config file's `mode`, else enforce.
+    pub mode: Mode,
+    /// Where audit records go (`--syslog-socket`, else `/dev/log`).
+    pub syslog_socket: PathBuf,
+    /// The verdict cache, unless `--no-cache` or no private directory could be had.
+    pub cache: Option<Cache>,
+    /// How long everything after the hook starts may take before it denies (`--timeout`,
+    /// default 10 s).
+    pub timeout: Duration,
+    pub verifier: Box<dyn Verifier>,
+    /// Whether the hook runs for a rootless user (their store, their policy).
+    pub rootless: bool,
+    /// Skip dropping capabilities (for callers that are not the hook process itself).
+    pub keep_privileges: bool,
+}
+
+impl HookSettings {
+    /// Resolves the hook's flags for `who`. Never fails: a config file that cannot be trusted is
+    /// said on stderr, and the hook enforces.
+    pub fn resolve(args: HookArgs, who: &Invoker) -> HookSettings {
+        let mode = args
+            .mode
+            .unwrap_or_else(|| configured_mode(args.config.as_deref(), who));
+        let cache = if args.no_cache {
+            None
+        } else {
+            args.cache_dir
+                .or_else(|| cache::default_dir(who.rootless()))
+                .and_then(|d| Cache::open(&d))
+        };
+        HookSettings {
+            policy: args.policy.unwrap_or_else(|| policy::default_path(who)),
+            mode,
+            syslog_socket: args
+                .syslog_socket
+                .unwrap_or_else(|| audit::DEFAULT_SOCKET.into()),
+            cache,
+            timeout: args.timeout.unwrap_or(storage::LOCK_WAIT),
+            verifier: verifier(args.openpgp),
+            rootless: who.rootless(),
+            keep_privileges: false,
+        }
+    }
+}
+
+/// What `check` runs with. The store's location is resolved when it is opened, since that reads
+/// storage.conf and can fail.
+pub struct CheckSettings {
+    pub args: CheckArgs,
+    /// The policy to evaluate (`--policy`, else `policy::default_path`).
+    pub policy: PathBuf,
+    /// For hints (`--registries.d`, else the system's or the user's).
+    pub registries_d: PathBuf,
+    pub verifier: Box<dyn Verifier>,
+}
+
+impl CheckSettings {
+    /// Resolves `check`'s flags for `who`.
+    pub fn resolve(args: CheckArgs, who: &Invoker) -> CheckSettings {
+        CheckSettings {
+            policy: args
+                .policy
+                .clone()
+                .unwrap_or_else(|| policy::default_path(who)),
+            registries_d: args
+                .registries_d
+                .clone()
+                .unwrap_or_else(crate::registries::default_dir),
+            verifier: verifier(args.openpgp),
+            args,
+        }
+    }
+}
+
+/// The OpenPGP implementation `which` names.
+pub fn verifier(which: OpenPgp) -> Box<dyn Verifier> {
+    match which {
+        #[cfg(feature = "sequoia")]
+        OpenPgp::Sequoia => Box::new(verify::sequoia::Sequoia),
+        _ => Box::new(verify::gpg::Gpgme::new()),
+    }
+}
+
+/// The mode set in the hook's config file; enforce if it says nothing or cannot be trusted. The
+/// file must belong to root: inside a rootless user's namespace, host root's files appear owned by
+/// the overflow UID, and uid 0 there is the user, whose files do not count.
+fn configured_mode(path: Option<&Path>, who: &Invoker) -> Mode {
+    let path = path.unwrap_or(Path::new(config::DEFAULT_CONFIG));
+    let root = if who.in_user_namespace {
+        invoker::overflow_uid()
+    } else {
+        0
+    };
+    match config::load(path, root) {
+        Ok(c) => c.mode.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("oci-signature-hook: {}; enforcing", audit::sanitize(&e));
+            Mode::Enforce
+        }
+    }
+}

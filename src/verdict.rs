@@ -1,0 +1,463 @@
+//! The verdict on one image: the decision the hook and `check` both make, in one place.
+//!
+//! The input is the image under evaluation, [`UnparsedImage`]: the store, the reference the image
+//! is judged under, its ID and a deadline, with the manifest and signatures read only if a
+//! requirement needs them (containers/image's `UnparsedImage` plays this part in
+//! `signature/policy_eval.go`). The output is an [`Outcome`]: allow on stated [`Grounds`], or deny
+//! for a typed [`Reason`]. The text of either is made where a line is written, from `Display`.
+//!
+//! Three rules live here and nowhere else:
+//! - **Fail closed, once.** An error on the way to a verdict denies, unless the policy accepts any
+//!   image whatever its reference ([`settle`]).
+//! - **The claimed reference.** A container is judged under the name it was created from,
+//!   normalized as podman pulls it ([`reference_of`]).
+//! - **Engine claims are only cross-checked.** CRI-O's annotations must agree with storage, which
+//!   stays the source of truth; they can deny a start, never allow one ([`EngineClaims`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Instant;
+
+use crate::cache::{self, Cache, Hit};
+use crate::config::Mode;
+use crate::policy::{self, KeySource, Policy, PolicyError, Requirement, Scope};
+use crate::privilege::PrivilegeError;
+use crate::reference::{self, Reference};
+use crate::signature::Signature;
+use crate::state::StateError;
+use crate::storage::{Container, Image, StorageError, Store};
+use crate::verify::{self, Failure, KeyError, Passed, Subject, Verifier};
+
+/// The image under evaluation: where it is, what it is claimed as, and (read on demand) its
+/// manifest and signatures.
+#[derive(Debug)]
+pub struct UnparsedImage<'s> {
+    store: &'s Store,
+    reference: Option<Reference>,
+    image_id: String,
+    deadline: Instant,
+    image: Option<Image>,
+}
+
+impl<'s> UnparsedImage<'s> {
+    /// Image `image_id` (64 lowercase hex digits) in `store`, judged under `reference` (`None`:
+    /// started by ID, so no name-based rule can match). Store reads give up at `deadline`.
+    pub fn new(
+        store: &'s Store,
+        reference: Option<Reference>,
+        image_id: &str,
+        deadline: Instant,
+    ) -> Self {
+        UnparsedImage {
+            store,
+            reference,
+            image_id: image_id.to_string(),
+            deadline,
+            image: None,
+        }
+    }
+
+    /// The reference the image is judged under.
+    pub fn reference(&self) -> Option<&Reference> {
+        self.reference.as_ref()
+    }
+
+    /// The image ID.
+    pub fn id(&self) -> &str {
+        &self.image_id
+    }
+
+    /// The manifest the container runs and its stored signatures, read from the store the first
+    /// time they are asked for. With a digest reference, that digest's manifest.
+    pub fn read(&mut self) -> Result<&Image, StorageError> {
+        if self.image.is_none() {
+            let digest = self.reference.as_ref().and_then(Reference::digest);
+            self.image = Some(self.store.image(&self.image_id, digest, self.deadline)?);
+        }
+        match &self.image {
+            Some(image) => Ok(image),
+            None => Err(StorageError::UnknownImage(self.image_id.clone())),
+        }
+    }
+
+    /// What was read, if anything.
+    pub fn into_read(self) -> Option<Image> {
+        self.image
+    }
+}
+
+/// Why an allow is an allow. Each variant carries the proof only its maker can build.
+#[derive(Debug)]
+pub enum Grounds {
+    /// Every requirement passed (`verify::evaluate_with_keys` made the proof). `insecure`: the
+    /// list was `[insecureAcceptAnything]` alone.
+    Requirements { passed: Passed, insecure: bool },
+    /// The same inputs were allowed before (`Cache::hit` made the proof).
+    Cached(Hit),
+    /// An error stood before the verdict, and the policy accepts any image anyway.
+    AcceptsAnything(Reason),
+}
+
+impl fmt::Display for Grounds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grounds::Requirements { insecure: true, .. } => f.write_str("insecureAcceptAnything"),
+            Grounds::Requirements { .. } => f.write_str("every requirement is satisfied"),
+            Grounds::Cached(_) => f.write_str("every requirement is satisfied (cached verdict)"),
+            Grounds::AcceptsAnything(r) => write!(f, "the policy accepts any image ({r})"),
+        }
+    }
+}
+
+/// Why a start is denied: the stage that failed, with that stage's own error.
+#[derive(Debug, thiserror::Error)]
+pub enum Reason {
+    /// The OCI state on stdin.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The policy file.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Giving up privileges before reading untrusted input.
+    #[error(transparent)]
+    Privilege(#[from] PrivilegeError),
+    /// containers/storage: the container, the image, its manifest or signatures.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The name the container was created from.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// An engine's claim about the image disagrees with storage.
+    #[error(transparent)]
+    Claim(#[from] ClaimMismatch),
+    /// A requirement of the policy failed (`type: reason`).
+    #[error(transparent)]
+    Requirement(#[from] Failure),
+}
+
+impl Reason {
+    /// The failing requirement's `type`, for a policy deny.
+    pub fn requirement(&self) -> Option<&'static str> {
+        match self {
+            Reason::Requirement(f) => Some(f.requirement),
+            _ => None,
+        }
+    }
+}
+
+/// The verdict: allow on grounds, or deny for a reason. Displays as the reason text audit records
+/// and deny lines carry.
+#[derive(Debug)]
+pub enum Outcome {
+    Allow(Grounds),
+    Deny(Reason),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Allow(g) => g.fmt(f),
+            Outcome::Deny(r) => r.fmt(f),
+        }
+    }
+}
+
+impl Outcome {
+    /// Whether the start may go ahead.
+    pub fn allows(&self) -> bool {
+        matches!(self, Outcome::Allow(_))
+    }
+}
+
+/// The fail-closed rule: an error on the way to a verdict denies, unless the policy (once it could
+/// be read) accepts any image whatever its reference — then nothing could have been denied, and
+/// the error is only recorded. Without a usable state or policy there is nothing to consult.
+pub fn settle(policy: Option<&Policy>, result: Result<Grounds, Reason>) -> Outcome {
+    let reason = match result {
+        Ok(grounds) => return Outcome::Allow(grounds),
+        Err(reason) => reason,
+    };
+    match (reason, policy) {
+        (r @ (Reason::State(_) | Reason::Policy(_)), _) => Outcome::Deny(r),
+        (r, Some(p)) if p.accepts_anything() => Outcome::Allow(Grounds::AcceptsAnything(r)),
+        (r, _) => Outcome::Deny(r),
+    }
+}
+
+/// The name a container was created from is not an image reference.
+#[derive(Debug, thiserror::Error)]
+#[error("the container was created from {name:?}, which is not an image reference ({error})")]
+pub struct NameError {
+    pub name: String,
+    #[source]
+    pub error: reference::ParseError,
+}
+
+/// The reference a container claims: the name it was created from, normalized, with `:latest` if
+/// it had no tag and without its tag if it also has a digest (`Reference::for_policy`, as podman
+/// pulls it). `None` if it was created by image ID (the ID, a prefix of at least 6 hex digits,
+/// either with `sha256:`) or has no recorded name.
+pub fn reference_of(c: &Container) -> Result<Option<Reference>, NameError> {
+    let Some(name) = c.image_name.as_deref() else {
+        return Ok(None);
+    };
+    let hex = name.strip_prefix("sha256:").unwrap_or(name);
+    let is_id_prefix = hex.len() >= 6
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && c.image_id.starts_with(hex);
+    if is_id_prefix {
+        return Ok(None);
+    }
+    Reference::parse_normalized(name)
+        .map(|r| Some(r.for_policy()))
+        .map_err(|error| NameError {
+            name: name.to_string(),
+            error,
+        })
+}
+
+/// CRI-O's annotation naming the image the user asked for.
+pub const CRIO_IMAGE: &str = "io.kubernetes.cri-o.Image";
+/// CRI-O's annotation naming the image by one of its stored names.
+pub const CRIO_IMAGE_NAME: &str = "io.kubernetes.cri-o.ImageName";
+/// CRI-O's annotation naming the image by ID.
+pub const CRIO_IMAGE_REF: &str = "io.kubernetes.cri-o.ImageRef";
+
+/// What the engine that started the container says about its image: CRI-O's annotations
+/// (`io.kubernetes.cri-o.ImageRef`, `.Image`, `.ImageName`), and the name the container was
+/// created from. `check` has no runtime state, so it has none.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineClaims<'a> {
+    pub annotations: &'a HashMap<String, String>,
+    pub creation_name: Option<&'a str>,
+}
+
+/// An engine's annotation disagrees with storage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimMismatch {
+    #[error("annotation {CRIO_IMAGE_REF}={claimed} is not the container's image {image_id}")]
+    ImageRef { claimed: String, image_id: String },
+    #[error(
+        "annotation {CRIO_IMAGE}={claimed} is not the name the container was created from ({name})"
+    )]
+    Image { claimed: String, name: String },
+    #[error("annotation {CRIO_IMAGE_NAME}={claimed} is not a name of image {image_id}")]
+    ImageName { claimed: String, image_id: String },
+}
+
+impl EngineClaims<'_> {
+    /// Checks the claims against `image` as storage has it. An empty annotation says nothing.
+    pub fn check(&self, image: &Image) -> Result<(), ClaimMismatch> {
+        let get = |k: &str| {
+            self.annotations
+                .get(k)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(r) = get(CRIO_IMAGE_REF) {
+            if r.strip_prefix("sha256:").unwrap_or(r) != image.id {
+                return Err(ClaimMismatch::ImageRef {
+                    claimed: r.to_string(),
+                    image_id: image.id.clone(),
+                });
+            }
+        }
+        if let (Some(u), Some(n)) = (get(CRIO_IMAGE), self.creation_name) {
+            if u != n {
+                return Err(ClaimMismatch::Image {
+                    claimed: u.to_string(),
+                    name: n.to_string(),
+                });
+            }
+        }
+        if let Some(n) = get(CRIO_IMAGE_NAME) {
+            if !image.names.iter().any(|x| x == n) {
+                return Err(ClaimMismatch::ImageName {
+                    claimed: n.to_string(),
+                    image_id: image.id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How signatures are verified: the OpenPGP implementation, and optionally the verdict cache with
+/// the inputs of a verdict the evaluation does not otherwise see.
+pub struct Verification<'a> {
+    pub verifier: &'a dyn Verifier,
+    pub cache: Option<CacheUse<'a>>,
+}
+
+/// The verdict cache, and the verdict's inputs besides the image: the policy file's bytes and the
+/// mode.
+pub struct CacheUse<'a> {
+    pub cache: &'a Cache,
+    pub policy_bytes: &'a [u8],
+    pub mode: Mode,
+}
+
+/// The policy's verdict on one image, with what an audit record says about it.
+#[derive(Debug)]
+pub struct Decision {
+    /// The policy entry whose requirements applied; `None` if the decision came before one was
+    /// chosen.
+    pub scope: Option<Scope>,
+    /// The image's manifest and signatures, if they were read.
+    pub image: Option<Image>,
+    pub outcome: Outcome,
+}
+
+/// Judges a container: under the name it was created from, against `policy`, with the engine's
+/// claims cross-checked. The result is settled (`settle`).
+pub fn container(
+    policy: &Policy,
+    store: &Store,
+    container: &Container,
+    annotations: &HashMap<String, String>,
+    deadline: Instant,
+    how: &Verification,
+) -> (Option<Reference>, Decision) {
+    let reference = match reference_of(container) {
+        Ok(r) => r,
+        Err(e) => {
+            let decision = Decision {
+                scope: None,
+                image: None,
+                outcome: settle(Some(policy), Err(e.into())),
+            };
+            return (None, decision);
+        }
+    };
+    let claims = EngineClaims {
+        annotations,
+        creation_name: container.image_name.as_deref(),
+    };
+    let image = UnparsedImage::new(store, reference.clone(), &container.image_id, deadline);
+    (reference, judge(policy, image, Some(claims), how))
+}
+
+/// Judges `image` against `policy`: the requirements of its scope, in order, reading the image
+/// only if one needs it; `claims` may veto the image once read. With a cache, an allow is looked up
+/// before verifying and recorded after. The result is settled (`settle`).
+pub fn judge(
+    policy: &Policy,
+    mut image: UnparsedImage,
+    claims: Option<EngineClaims>,
+    how: &Verification,
+) -> Decision {
+    let (reqs, scope) = policy.requirements_for(image.reference());
+    let result = evaluate(reqs, &scope, &mut image, claims, how);
+    Decision {
+        scope: Some(scope),
+        image: image.into_read(),
+        outcome: settle(Some(policy), result),
+    }
+}
+
+/// A `signedBy` key source and the bytes read from it.
+type LoadedKeys<'p> = (&'p KeySource, Result<Vec<Vec<u8>>, KeyError>);
+
+fn evaluate(
+    reqs: &[Requirement],
+    scope: &Scope,
+    image: &mut UnparsedImage,
+    claims: Option<EngineClaims>,
+    how: &Verification,
+) -> Result<Grounds, Reason> {
+    let reference = image.reference.clone();
+    let read = if verify::needs_image(reqs) {
+        let read = image.read()?;
+        if let Some(c) = claims {
+            c.check(read)?;
+        }
+        Some(read)
+    } else {
+        None
+    };
+    // With a cache, the keys are read once, up front: the key hashes exactly the bytes verified.
+    let preloaded: Vec<LoadedKeys> = match how.cache {
+        Some(_) => reqs
+            .iter()
+            .filter_map(|r| match r {
+                Requirement::SignedBy { keys, .. } => Some((keys, verify::load_keys(keys))),
+                _ => None,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut cache_key = None;
+    if let (Some(c), Some(img)) = (&how.cache, read) {
+        if preloaded.iter().all(|(_, r)| r.is_ok()) {
+            let key = verdict_key(c, how.verifier, img, reference.as_ref(), scope, &preloaded);
+            if let Some(hit) = c.cache.hit(&key) {
+                return Ok(Grounds::Cached(hit));
+            }
+            cache_key = Some(key);
+        }
+    }
+    let load = |k: &KeySource| {
+        preloaded
+            .iter()
+            .find(|(s, _)| std::ptr::eq(*s, k))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| verify::load_keys(k))
+    };
+    let subject = read.map(|i| Subject {
+        reference: reference.as_ref(),
+        manifest_digest: &i.manifest_digest,
+        signatures: &i.signatures,
+    });
+    let passed = verify::evaluate_with_keys(reqs, subject, how.verifier, &load)?;
+    if let (Some(c), Some(key)) = (&how.cache, &cache_key) {
+        c.cache.store(key, passed.expires());
+    }
+    Ok(Grounds::Requirements {
+        passed,
+        insecure: matches!(reqs, [Requirement::InsecureAcceptAnything]),
+    })
+}
+
+/// The cache key of a verdict: every input it depends on (the `cache` module lists them).
+fn verdict_key(
+    c: &CacheUse,
+    verifier: &dyn Verifier,
+    image: &Image,
+    reference: Option<&Reference>,
+    scope: &policy::Scope,
+    keys: &[LoadedKeys],
+) -> cache::Key {
+    let sigs: Vec<Vec<u8>> = image
+        .signatures
+        .iter()
+        .map(|s| match s {
+            Signature::SimpleSigning(b) => [b"simple:".as_slice(), b].concat(),
+            Signature::Sigstore(b) => [b"sigstore:".as_slice(), b].concat(),
+        })
+        .collect();
+    let sig_refs: Vec<&[u8]> = sigs.iter().map(Vec::as_slice).collect();
+    let mut k = cache::KeyBuilder::new()
+        .text("mode", &format!("{:?}", c.mode))
+        .text("openpgp", verifier.name())
+        .text("image_id", &image.id)
+        .text("manifest_digest", &image.manifest_digest)
+        .list("signatures", &sig_refs)
+        .bytes("policy", c.policy_bytes)
+        .text(
+            "identity",
+            &reference.map(ToString::to_string).unwrap_or_default(),
+        )
+        .text("scope", &scope.to_string());
+    for (i, (_, blobs)) in keys.iter().enumerate() {
+        if let Ok(blobs) = blobs {
+            let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+            k = k.list(&format!("keys.{i}"), &refs);
+        }
+    }
+    k.build()
+}
+
+#[cfg(test)]
+mod tests;
