@@ -1,7 +1,7 @@
 //! Image manifests: their digest, their config digest, and the instances of a manifest list.
 //!
 //! Ref: containers/image `manifest/manifest.go` (`GuessMIMEType`, `Digest`), the OCI image spec and
-//! Docker's schema 2. SEMANTICS.md §5 (digest check), §7.4 (multi-arch).
+//! Docker's schema 2; docs/semantics.md, "Which manifest".
 
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};

@@ -2,7 +2,7 @@
 //!
 //! Every scope and identity decision compares references as strings, so the parser must agree with
 //! containers/image (`docker/reference/normalize.go`, `reference.go`, `regexp.go`) on which strings
-//! are references and on their normalized form. See SEMANTICS.md §4.
+//! are references and on their normalized form (docs/semantics.md, "References").
 //!
 //! ```text
 //! reference  ::= name [ ":" tag ] [ "@" digest ]
@@ -307,7 +307,7 @@ pub fn validate_digest(d: &str) -> Result<(), ParseError> {
     }
 }
 
-/// The policy scopes a docker reference falls in, most specific first (SEMANTICS.md §2.1): the
+/// The policy scopes a docker reference falls in, most specific first, as containers/image's `docker/policyconfiguration/naming.go` lists them: the
 /// repository, each parent down to the registry, then `*.` wildcards of the port-less host.
 pub fn docker_namespaces(r: &Reference) -> Vec<String> {
     let mut res = Vec::new();

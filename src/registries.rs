@@ -1,5 +1,5 @@
 //! `containers-registries.d(5)`, read only far enough to tell whether a pull of an image would have
-//! fetched its signatures from a lookaside store (SEMANTICS.md §8). `check` uses this for a
+//! fetched its signatures from a lookaside store (containers/image `docker/registries_d.go`). `check` uses this for a
 //! remediation hint; no verdict depends on it.
 //!
 //! The files are YAML. This reads the subset the format uses in practice — block mappings of

@@ -3,7 +3,7 @@
 //!
 //! Ref: containers/image `storage/storage_src.go` (`GetSignaturesWithFormat`),
 //! `internal/signature/signature.go` (`FromBlob`), `signature/simple.go`; the payload format is
-//! `containers-signature(5)`. SEMANTICS.md §5, §7.3.
+//! `containers-signature(5)`; docs/semantics.md, "The simple-signing payload" and "Stored signatures".
 
 use crate::json::{go_bytes, go_string, Object, Value};
 
@@ -92,7 +92,7 @@ pub fn from_blob(b: &[u8]) -> Result<Signature, String> {
 /// containers/image decodes a `sigstore-json` signature as soon as it is read, with Go's lenient
 /// `encoding/json` (unknown members ignored, member names matched without regard to case, `null`
 /// for any field), and a chunk that does not decode fails the whole evaluation, even under a
-/// `signedBy` requirement that never looks at it (SEMANTICS.md §7.3). Only the decoding is checked
+/// `signedBy` requirement that never looks at it (containers/image `internal/signature/sigstore.go`). Only the decoding is checked
 /// here; the contents matter to a `sigstoreSigned` requirement.
 fn check_sigstore_json(b: &[u8]) -> Result<(), String> {
     let v = Value::parse(b).map_err(|e| format!("sigstore-json: {e}"))?;
@@ -151,7 +151,7 @@ pub struct Payload {
 
 const SIMPLE_SIGNING_TYPE: &str = "atomic container signature";
 
-/// Parses a simple-signing payload as strictly as containers/image (SEMANTICS.md §5).
+/// Parses a simple-signing payload as strictly as containers/image's `signature/simple.go`.
 pub fn parse_payload(bytes: &[u8]) -> Result<Payload, String> {
     let v = Value::parse(bytes)?;
     let top = Object::strict(&v, &["critical", "optional"])?;

@@ -1,5 +1,5 @@
 //! CRI-O's layout: the bundle is the run-root copy of the container directory, the graph root
-//! comes from storage.conf, and the image is named in annotations (SEMANTICS.md §10). CRI-O is not
+//! comes from storage.conf, and the image is named in annotations (docs/semantics.md, "CRI-O's annotations"). CRI-O is not
 //! packaged here, so the store is podman's and the bundle and annotations are laid out as CRI-O
 //! lays them out. Also: images in `additionalimagestores`.
 

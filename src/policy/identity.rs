@@ -1,6 +1,6 @@
 //! `signedIdentity`: does the identity a signature claims fit the image's reference?
 //!
-//! Ref: containers/image `signature/policy_reference_match.go`; SEMANTICS.md §3.
+//! Ref: containers/image `signature/policy_reference_match.go`; docs/semantics.md, "signedIdentity matching".
 
 use crate::reference::Reference;
 

@@ -1,6 +1,6 @@
 //! containers-policy.json: the requirements an image must meet, and which of them apply to an image.
 //!
-//! Implements `containers-policy.json(5)` as containers/image does (SEMANTICS.md §1–§3): the file is
+//! Implements `containers-policy.json(5)` as containers/image does (docs/semantics.md, "The policy file"): the file is
 //! parsed strictly (`parse`), the requirement list is chosen by the most specific `docker` scope
 //! (`requirements_for`), and `signedIdentity` rules compare references (`identity`).
 
@@ -171,7 +171,7 @@ impl Policy {
 
     /// The requirements for an image run under the docker transport with reference `r` (`None` for an
     /// image with no name), and the scope they came from: the exact reference, then each namespace,
-    /// then the transport's `""`, then `default` (SEMANTICS.md §2).
+    /// then the transport's `""`, then `default`, as `requirementsForImageRef` in containers/image's `signature/policy_eval.go`.
     pub fn requirements_for(&self, r: Option<&Reference>) -> (&[Requirement], Scope) {
         if let Some((_, scopes)) = self.transports.iter().find(|(t, _)| t == "docker") {
             let find = |key: &str| scopes.iter().find(|(k, _)| k == key).map(|(_, reqs)| reqs);

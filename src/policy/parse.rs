@@ -1,5 +1,5 @@
 //! The strict policy parser: every object is checked for unknown and duplicate keys, every list
-//! must be non-empty, and any error rejects the whole file (SEMANTICS.md §1.2–§1.6).
+//! must be non-empty, and any error rejects the whole file, as `NewPolicyFromBytes` does.
 //!
 //! Ref: containers/image `signature/policy_config.go`, `signature/policy_config_sigstore.go`.
 
@@ -161,7 +161,7 @@ fn signed_by(v: &Value) -> Result<Requirement> {
     })
 }
 
-/// The newest `sigstoreSigned` format (SEMANTICS.md §1.5): exactly one trust root, at most one Rekor
+/// The newest `sigstoreSigned` format (containers/image `signature/policy_config_sigstore.go`): exactly one trust root, at most one Rekor
 /// key source, with the `fulcio`/`pki` rules.
 fn sigstore_signed(v: &Value) -> Result<Requirement> {
     let o = Object::strict(
@@ -331,7 +331,7 @@ fn pki(v: &Value) -> Result<()> {
     Ok(())
 }
 
-/// A `signedIdentity` object (SEMANTICS.md §1.6).
+/// A `signedIdentity` object: exactly its type's keys, all present.
 fn identity(v: &Value) -> Result<IdentityRule> {
     let t = type_of(v, "signedIdentity")?;
     let exact = |keys: &[&str]| -> Result<Object<'_>> {
@@ -425,7 +425,7 @@ fn go_bytes_list(v: &Value, what: &str) -> Result<Option<Vec<Vec<u8>>>> {
 }
 
 /// Scope keys of the transports containers/image registers are validated at load time; a bad one
-/// is reported as an unknown key (SEMANTICS.md §1.4). `docker` scopes and unregistered transports
+/// is reported as an unknown key, as each transport's `ValidatePolicyConfigurationScope` does. `docker` scopes and unregistered transports
 /// are not checked.
 fn validate_scope(transport: &str, scope: &str) -> std::result::Result<(), ()> {
     let ok = match transport {

@@ -2,7 +2,7 @@
 //! policy's keys. The only file that talks to gpgme.
 //!
 //! Ref: containers/image `signature/mechanism_gpgme.go` (`newEphemeralGPGSigningMechanism`,
-//! `Verify`), `signature/simple.go` (key identity check, newest: subkey → primary). SEMANTICS.md §6.1.
+//! `Verify`), `signature/simple.go` (key identity check, newest: subkey → primary); docs/semantics.md, "OpenPGP acceptance".
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

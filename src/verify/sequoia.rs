@@ -3,7 +3,7 @@
 //! about a millisecond instead of the tens gpgme needs. gpgme stays the default, for parity with
 //! containers/image.
 //!
-//! It keeps gpgme's rules (SEMANTICS.md §6.1): exactly one signature in the message; the signer's
+//! It keeps gpgme's rules (docs/semantics.md, "OpenPGP acceptance"): exactly one signature in the message; the signer's
 //! primary key must be one of the imported keys (a signing subkey counts for its primary); the
 //! signature must not have expired; and the signing key must be valid **now** — not expired, not
 //! revoked — as gpgme requires, where Sequoia alone judges the key at signing time. The one known
