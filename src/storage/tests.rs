@@ -1,10 +1,14 @@
-//! Storage readers on small fixture trees laid out as containers/storage writes them.
+//! Storage readers on small fixture trees laid out as containers/storage writes them: records
+//! found in either container file, manifests and signatures read and cut apart, bounded lock waits,
+//! and hostile or corrupt stores refused.
+//! Ref: containers/storage `containers.go`, `images.go`; containers/image `storage/storage_src.go`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::*;
 use crate::manifest::sha256_digest;
+use crate::signature::Signature;
 
 struct Tree {
     root: PathBuf,
