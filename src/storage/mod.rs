@@ -8,14 +8,15 @@
 //! storage.conf's additional image stores are read-only `<driver>-images` directories searched
 //! after the graph root's. Everything is read under containers/storage's read locks.
 //!
-//! This module is the store; `records` reads the JSON records, `image` an image's manifest and
-//! signatures, `conf` storage.conf and `fs` the files themselves.
+//! This module is the store; `location` works out where it is, `records` reads the JSON records,
+//! `image` an image's manifest and signatures, `conf` storage.conf and `fs` the files themselves.
 //! Ref: containers/storage `store.go` (`load`, the layered image stores), containers/image
 //! `storage/storage_src.go`.
 
 pub mod conf;
 mod fs;
 mod image;
+pub mod location;
 mod records;
 
 use std::cell::OnceCell;
@@ -26,6 +27,7 @@ use std::time::Instant;
 pub use conf::StorageConf;
 pub use fs::{read_bounded, Dir, LOCK_WAIT};
 pub use image::{big_data_file_name, Image};
+pub use location::{default_roots, Location, Overrides};
 pub use records::{Container, ImageSummary};
 
 /// containers.json and images.json: large stores have thousands of entries, not gigabytes.
@@ -74,101 +76,43 @@ pub enum StorageError {
 
 type Result<T> = std::result::Result<T, StorageError>;
 
-/// A container store located from a bundle path.
+/// A container store, located from a bundle path or given.
 #[derive(Debug)]
 pub struct Store {
     pub graphroot: PathBuf,
     pub driver: String,
     root: Dir,
-    /// Where container records may be: the bundle's own root (a run root with a transient
-    /// store), then the graph root.
+    /// Where container records may be, in the order they are searched.
     container_dirs: Vec<PathBuf>,
-    conf: OnceCell<std::result::Result<StorageConf, String>>,
+    /// storage.conf's additional image stores: known when the store was located with storage.conf,
+    /// else read from it on first need.
+    additional_image_stores: OnceCell<std::result::Result<Vec<PathBuf>, String>>,
+    /// Whose storage.conf that is.
     rootless: bool,
 }
+
 impl Store {
-    /// Finds the store and container ID from a bundle, `<root>/<driver>-containers/<id>/userdata`.
-    /// Podman's `<root>` is the graph root. CRI-O's is the run root: the graph root is then the one
-    /// storage.conf pairs with that run root (`load_conf` reads storage.conf, only if needed).
+    /// Finds the store and container ID from a bundle, `<root>/<driver>-containers/<id>/userdata`
+    /// (`location::of_bundle`). Podman's `<root>` is the graph root. CRI-O's is the run root: the
+    /// graph root is then the one storage.conf pairs with that run root (`load_conf` reads
+    /// storage.conf, only if needed).
     pub fn from_bundle(
         bundle: &Path,
         state_id: &str,
         rootless: bool,
         load_conf: impl FnOnce() -> std::result::Result<StorageConf, String>,
     ) -> Result<(Store, String)> {
-        let bad = || StorageError::Bundle(bundle.to_path_buf());
-        if !bundle.is_absolute() || bundle.file_name().and_then(|n| n.to_str()) != Some("userdata")
-        {
-            return Err(bad());
-        }
-        let id_dir = bundle.parent().ok_or_else(bad)?;
-        let id = id_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(bad)?;
-        let containers_dir = id_dir.parent().ok_or_else(bad)?;
-        let driver = containers_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix("-containers"))
-            .filter(|d| !d.is_empty())
-            .ok_or_else(bad)?;
-        let base = containers_dir.parent().ok_or_else(bad)?;
-        if id != state_id {
-            return Err(StorageError::IdMismatch {
-                state: state_id.into(),
-                bundle: id.into(),
-            });
-        }
-        let conf = OnceCell::new();
-        let graphroot = if base.join(format!("{driver}-images")).is_dir() {
-            base.to_path_buf()
-        } else {
-            let c = conf
-                .get_or_init(load_conf)
-                .clone()
-                .map_err(StorageError::Conf)?;
-            let (default_run, default_graph) = default_roots(rootless);
-            let runroot = c.runroot.clone().or(default_run).unwrap_or_default();
-            let conf_name = c
-                .path
-                .as_ref()
-                .map(|p| format!("{p:?}"))
-                .unwrap_or_else(|| "the storage defaults".into());
-            if !conf::same_dir(base, &runroot) {
-                return Err(StorageError::UnknownRunRoot {
-                    bundle: bundle.to_path_buf(),
-                    conf: conf_name,
-                    runroot,
-                });
-            }
-            c.graphroot
-                .clone()
-                .or(default_graph)
-                .ok_or(StorageError::UnknownRunRoot {
-                    bundle: bundle.to_path_buf(),
-                    conf: conf_name,
-                    runroot,
-                })?
-        };
-        let root = Dir::open(&graphroot).map_err(|source| StorageError::Read {
-            path: graphroot.clone(),
-            source,
-        })?;
-        let mut container_dirs = vec![containers_dir.to_path_buf()];
-        let in_graphroot = graphroot.join(format!("{driver}-containers"));
-        if !conf::same_dir(&in_graphroot, containers_dir) {
-            container_dirs.push(in_graphroot);
-        }
-        let store = Store {
-            graphroot,
-            driver: driver.to_string(),
-            root,
+        let found = location::of_bundle(bundle, state_id, rootless, load_conf)?;
+        let container_dirs = found.container_dirs();
+        let additional = found.conf.map(|c| c.additional_image_stores);
+        let store = Store::new(
+            found.graphroot,
+            found.driver,
             container_dirs,
-            conf,
+            additional,
             rootless,
-        };
-        Ok((store, id.to_string()))
+        )?;
+        Ok((store, found.id))
     }
 
     /// Opens the store at `graphroot` with `driver` directly (for `check`); container records are
@@ -179,18 +123,53 @@ impl Store {
         driver: &str,
         rootless: bool,
     ) -> Result<Store> {
-        let root = Dir::open(graphroot).map_err(|source| StorageError::Read {
-            path: graphroot.to_path_buf(),
-            source,
-        })?;
         let mut container_dirs = vec![graphroot.join(format!("{driver}-containers"))];
         container_dirs.extend(runroot.map(|r| r.join(format!("{driver}-containers"))));
+        Store::new(
+            graphroot.to_path_buf(),
+            driver.to_string(),
+            container_dirs,
+            None,
+            rootless,
+        )
+    }
+
+    /// Opens the store at `location` (`location::resolve`), as `open` does, with the location's
+    /// additional image stores: storage.conf is not read again.
+    pub fn at(location: &Location) -> Result<Store> {
+        let mut store = Store::open(
+            &location.graphroot,
+            location.runroot.as_deref(),
+            &location.driver,
+            false,
+        )?;
+        store.additional_image_stores =
+            OnceCell::from(Ok(location.additional_image_stores.clone()));
+        Ok(store)
+    }
+
+    /// Opens the graph root; `additional` is storage.conf's additional image stores if it was read.
+    fn new(
+        graphroot: PathBuf,
+        driver: String,
+        container_dirs: Vec<PathBuf>,
+        additional: Option<Vec<PathBuf>>,
+        rootless: bool,
+    ) -> Result<Store> {
+        let root = Dir::open(&graphroot).map_err(|source| StorageError::Read {
+            path: graphroot.clone(),
+            source,
+        })?;
+        let additional_image_stores = OnceCell::new();
+        if let Some(stores) = additional {
+            let _ = additional_image_stores.set(Ok(stores));
+        }
         Ok(Store {
-            graphroot: graphroot.to_path_buf(),
-            driver: driver.to_string(),
+            graphroot,
+            driver,
             root,
             container_dirs,
-            conf: OnceCell::new(),
+            additional_image_stores,
             rootless,
         })
     }
@@ -222,8 +201,8 @@ impl Store {
     pub fn images(&self, deadline: Instant) -> Result<Vec<ImageSummary>> {
         let images = format!("{}-images", self.driver);
         let mut dirs = vec![self.graphroot.join(&images)];
-        if let Ok(c) = self.conf() {
-            dirs.extend(c.additional_image_stores.iter().map(|s| s.join(&images)));
+        if let Ok(stores) = self.additional_image_stores() {
+            dirs.extend(stores.iter().map(|s| s.join(&images)));
         }
         let mut out: Vec<ImageSummary> = Vec::new();
         for path in dirs {
@@ -245,13 +224,14 @@ impl Store {
         Ok(out)
     }
 
-    /// storage.conf, read once; the loader given to `from_bundle` is used only for a run-root
-    /// bundle, so a podman store reads it here, on first need.
-    fn conf(&self) -> Result<&StorageConf> {
+    /// storage.conf's additional image stores. storage.conf is read once: the loader given to
+    /// `from_bundle` is used only for a run-root bundle, so a podman store reads it here, on first
+    /// need.
+    fn additional_image_stores(&self) -> Result<&[PathBuf]> {
         let rootless = self.rootless;
-        self.conf
-            .get_or_init(|| conf::load(rootless))
-            .as_ref()
+        self.additional_image_stores
+            .get_or_init(|| conf::load(rootless).map(|c| c.additional_image_stores))
+            .as_deref()
             .map_err(|e| StorageError::Conf(e.clone()))
     }
 
@@ -302,7 +282,7 @@ impl Store {
         if let Some(img) = image::image_in(&dir, id, want_digest, deadline)? {
             return Ok(img);
         }
-        for store in &self.conf()?.additional_image_stores {
+        for store in self.additional_image_stores()? {
             let dir = match Dir::open(&store.join(&images)) {
                 Ok(d) => d,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -319,24 +299,6 @@ impl Store {
         }
         Err(StorageError::UnknownImage(id.into()))
     }
-}
-
-/// The built-in run and graph roots (`containers-storage.conf(5)`).
-pub fn default_roots(rootless: bool) -> (Option<PathBuf>, Option<PathBuf>) {
-    if !rootless {
-        return (
-            Some("/run/containers/storage".into()),
-            Some("/var/lib/containers/storage".into()),
-        );
-    }
-    let run = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(|d| PathBuf::from(d).join("containers"));
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
-    (run, data.map(|d| d.join("containers/storage")))
 }
 
 #[cfg(test)]
