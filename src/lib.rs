@@ -21,6 +21,8 @@ pub mod registries;
 pub mod signature;
 pub mod state;
 pub mod storage;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod verify;
 
 use std::ffi::OsString;
