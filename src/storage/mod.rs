@@ -123,29 +123,41 @@ impl Store {
         driver: &str,
         rootless: bool,
     ) -> Result<Store> {
+        Store::in_roots(graphroot, runroot, driver, None, rootless)
+    }
+
+    /// Opens the store at `location` (`location::resolve`), as `open` does, with the location's
+    /// additional image stores: storage.conf is not read again.
+    pub fn at(location: &Location) -> Result<Store> {
+        let additional = Some(location.additional_image_stores.clone());
+        // storage.conf is never read for this store, so whose it would be does not matter.
+        let rootless = false;
+        Store::in_roots(
+            &location.graphroot,
+            location.runroot.as_deref(),
+            &location.driver,
+            additional,
+            rootless,
+        )
+    }
+
+    /// A store whose container records are searched for in the graph root, then in the run root.
+    fn in_roots(
+        graphroot: &Path,
+        runroot: Option<&Path>,
+        driver: &str,
+        additional: Option<Vec<PathBuf>>,
+        rootless: bool,
+    ) -> Result<Store> {
         let mut container_dirs = vec![graphroot.join(format!("{driver}-containers"))];
         container_dirs.extend(runroot.map(|r| r.join(format!("{driver}-containers"))));
         Store::new(
             graphroot.to_path_buf(),
             driver.to_string(),
             container_dirs,
-            None,
+            additional,
             rootless,
         )
-    }
-
-    /// Opens the store at `location` (`location::resolve`), as `open` does, with the location's
-    /// additional image stores: storage.conf is not read again.
-    pub fn at(location: &Location) -> Result<Store> {
-        let mut store = Store::open(
-            &location.graphroot,
-            location.runroot.as_deref(),
-            &location.driver,
-            false,
-        )?;
-        store.additional_image_stores =
-            OnceCell::from(Ok(location.additional_image_stores.clone()));
-        Ok(store)
     }
 
     /// Opens the graph root; `additional` is storage.conf's additional image stores if it was read.
@@ -160,10 +172,10 @@ impl Store {
             path: graphroot.clone(),
             source,
         })?;
-        let additional_image_stores = OnceCell::new();
-        if let Some(stores) = additional {
-            let _ = additional_image_stores.set(Ok(stores));
-        }
+        let additional_image_stores = match additional {
+            Some(stores) => OnceCell::from(Ok(stores)),
+            None => OnceCell::new(),
+        };
         Ok(Store {
             graphroot,
             driver,
