@@ -41,6 +41,8 @@ pub mod settings;
 pub mod signature;
 pub mod state;
 pub mod storage;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod verdict;
 pub mod verify;
 

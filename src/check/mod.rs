@@ -12,7 +12,7 @@ mod table;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -28,7 +28,7 @@ use crate::policy::Policy;
 use crate::reference::Reference;
 use crate::registries::RegistriesD;
 use crate::settings::CheckSettings;
-use crate::storage::{self, ImageSummary, Store};
+use crate::storage::{self, ImageSummary, Location, Store};
 use crate::verdict::{self, Decision, NameError, Outcome, Reason, UnparsedImage, Verification};
 
 /// One line of the report.
@@ -78,18 +78,9 @@ struct StorageReport<'a> {
     driver: &'a str,
 }
 
-/// Where the store is, after flags, storage.conf and the built-in defaults.
-#[derive(Debug, Clone)]
-pub struct Location {
-    pub graphroot: PathBuf,
-    pub runroot: Option<PathBuf>,
-    pub driver: String,
-}
-
 /// Runs `check` with `settings` for `who`; prints the report on stdout and errors on stderr.
 pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
     let args = &settings.args;
-    let rootless = who.rootless();
     let policy_path = &settings.policy;
     let fail = |msg: String| {
         eprintln!("oci-signature-hook check: {}", sanitize(&msg));
@@ -107,12 +98,7 @@ pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
-    let store = match Store::open(
-        &loc.graphroot,
-        loc.runroot.as_deref(),
-        &loc.driver,
-        rootless,
-    ) {
+    let store = match Store::at(&loc) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
@@ -161,54 +147,15 @@ pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
     }
 }
 
-/// The store `check` reads: flags first, then storage.conf, then the built-in defaults.
+/// The store `check` reads: `--root`, `--runroot` and `--storage-driver` first, then
+/// storage.conf, then the built-in defaults (`storage::location`).
 pub fn locate(args: &CheckArgs, who: &Invoker) -> Result<Location, String> {
-    let rootless = who.rootless();
-    let conf = storage::conf::load(rootless)?;
-    let (default_run, default_graph) = storage::default_roots(rootless);
-    // As containers/storage: a rootless user does not use root's graph and run roots from the
-    // system file, only its rootless_storage_path.
-    let (conf_graph, conf_run) = if rootless && conf.system {
-        let graph = conf.rootless_storage_path.as_deref().map(|p| {
-            let home = who
-                .home
-                .as_ref()
-                .map(|h| h.display().to_string())
-                .unwrap_or_default();
-            let uid = who.rootless_uid.unwrap_or_default().to_string();
-            PathBuf::from(p.replace("$HOME", &home).replace("$UID", &uid))
-        });
-        (graph, None)
-    } else {
-        (conf.graphroot, conf.runroot)
+    let explicit = storage::Overrides {
+        graphroot: args.root.as_deref(),
+        runroot: args.runroot.as_deref(),
+        driver: args.storage_driver.as_deref(),
     };
-    let graphroot = args
-        .root
-        .clone()
-        .or(conf_graph)
-        .or(default_graph)
-        .ok_or("no graph root: pass --root (HOME is not set)")?;
-    let runroot = args.runroot.clone().or(conf_run).or(default_run);
-    // The driver: the flag; else the configured one if it has a store here; else whichever has.
-    let has_store = |d: &str| graphroot.join(format!("{d}-images")).is_dir();
-    let driver = match (args.storage_driver.clone(), conf.driver) {
-        (Some(d), _) => d,
-        (None, Some(d)) if has_store(&d) => d,
-        (None, configured) => ["overlay", "vfs", "btrfs", "zfs", "aufs", "devmapper"]
-            .into_iter()
-            .find(|d| has_store(d))
-            .map(String::from)
-            .or(configured)
-            .unwrap_or_else(|| "overlay".into()),
-    };
-    if driver.is_empty() || driver.contains('/') || driver.starts_with('.') {
-        return Err(format!("invalid storage driver {driver:?}"));
-    }
-    Ok(Location {
-        graphroot,
-        runroot,
-        driver,
-    })
+    storage::location::locate(&explicit, who)
 }
 
 /// One evaluation target: an image under a name, or a container.

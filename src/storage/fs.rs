@@ -3,6 +3,8 @@
 //!
 //! A store's files are opened relative to a directory handle, one component at a time, with
 //! `O_NOFOLLOW`: a symlink anywhere below the store root is refused, never followed.
+//! Ref: containers/storage `pkg/lockfile/lockfile_unix.go` (the `fcntl` locks on `*.lock` files),
+//! `containers.go` and `images.go` (`save`: how the JSON record files are written).
 
 use std::ffi::CString;
 use std::fs::File;

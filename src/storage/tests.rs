@@ -1,92 +1,15 @@
-//! Storage readers on small fixture trees laid out as containers/storage writes them.
+//! Storage readers on small fixture trees laid out as containers/storage writes them: records
+//! found in either container file, manifests and signatures read and cut apart, bounded lock waits,
+//! and hostile or corrupt stores refused.
+//! Ref: containers/storage `containers.go`, `images.go`; containers/image `storage/storage_src.go`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::*;
 use crate::manifest::sha256_digest;
-
-struct Tree {
-    root: PathBuf,
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn hex64(c: char) -> String {
-    std::iter::repeat_n(c, 64).collect()
-}
-
-fn manifest_for(image_id: &str) -> Vec<u8> {
-    format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{image_id}","size":1}},"layers":[]}}"#
-    )
-    .into_bytes()
-}
-
-impl Tree {
-    fn new(name: &str) -> Tree {
-        let root = std::env::temp_dir().join(format!("osh-storage-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("vfs-containers")).unwrap();
-        std::fs::create_dir_all(root.join("vfs-images")).unwrap();
-        Tree { root }
-    }
-
-    fn bundle(&self, cid: &str) -> PathBuf {
-        let b = self.root.join(format!("vfs-containers/{cid}/userdata"));
-        std::fs::create_dir_all(&b).unwrap();
-        b
-    }
-
-    fn containers(&self, file: &str, json: &str) {
-        std::fs::write(self.root.join("vfs-containers").join(file), json).unwrap();
-    }
-
-    fn images(&self, json: &str) {
-        std::fs::write(self.root.join("vfs-images/images.json"), json).unwrap();
-    }
-
-    fn big_data(&self, image_id: &str, key: &str, data: &[u8]) {
-        let dir = self.root.join(format!("vfs-images/{image_id}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(big_data_file_name(key)), data).unwrap();
-    }
-
-    fn store(&self, cid: &str) -> Store {
-        Store::from_bundle(&self.bundle(cid), cid, false, no_conf)
-            .unwrap()
-            .0
-    }
-
-    /// One image with a manifest and `sigs` concatenated as its signatures.
-    fn simple_image(&self, id: &str, sigs: &[&[u8]]) -> String {
-        let m = manifest_for(id);
-        let d = sha256_digest(&m);
-        self.big_data(id, "manifest", &m);
-        self.big_data(id, &format!("manifest-{d}"), &m);
-        let blob: Vec<u8> = sigs.concat();
-        self.big_data(id, "signatures", &blob);
-        let sizes: Vec<String> = sigs.iter().map(|s| s.len().to_string()).collect();
-        let meta = format!(r#"{{"signature-sizes":[{}]}}"#, sizes.join(","));
-        format!(
-            r#"{{"id":"{id}","digest":"{d}","names":["example.com/app:1"],"metadata":{},"big-data-names":["manifest","manifest-{d}","signatures"],"big-data-digests":{{"manifest":"{d}","manifest-{d}":"{d}"}}}}"#,
-            serde_json::to_string(&meta).unwrap()
-        )
-    }
-}
-
-/// storage.conf for tests that must not need it.
-fn no_conf() -> std::result::Result<StorageConf, String> {
-    Err("storage.conf must not be needed here".into())
-}
-
-fn soon() -> Instant {
-    Instant::now() + Duration::from_secs(2)
-}
+use crate::signature::Signature;
+use crate::testing::{hex64, image_manifest, no_conf, soon, ContainerFixture, ImageFixture, Tree};
 
 #[test]
 fn big_data_file_names_follow_containers_storage() {
@@ -106,7 +29,7 @@ fn big_data_file_names_follow_containers_storage() {
 
 #[test]
 fn bundle_path_gives_root_driver_and_id() {
-    let t = Tree::new("bundle");
+    let t = Tree::new();
     let cid = hex64('c');
     let (s, id) = Store::from_bundle(&t.bundle(&cid), &cid, false, no_conf).unwrap();
     assert_eq!(
@@ -133,18 +56,10 @@ fn bundle_path_gives_root_driver_and_id() {
 
 #[test]
 fn finds_containers_in_both_container_files() {
-    let t = Tree::new("containers");
+    let t = Tree::new();
     let (a, b, img) = (hex64('a'), hex64('b'), hex64('1'));
-    let meta =
-        serde_json::to_string(r#"{"image-name":"example.com/app:1","image-id":"x"}"#).unwrap();
-    t.containers(
-        "containers.json",
-        &format!(r#"[{{"id":"{a}","image":"{img}","metadata":{meta}}}]"#),
-    );
-    t.containers(
-        "volatile-containers.json",
-        &format!(r#"[{{"id":"{b}","image":"{img}"}}]"#),
-    );
+    t.container(&ContainerFixture::new(&a, &img).created_from("example.com/app:1"));
+    t.container(&ContainerFixture::new(&b, &img).volatile());
     let s = t.store(&a);
     let c = s.container(&a, soon()).unwrap();
     assert_eq!(c.image_name.as_deref(), Some("example.com/app:1"));
@@ -159,9 +74,9 @@ fn finds_containers_in_both_container_files() {
 
 #[test]
 fn a_container_without_image_or_with_bad_metadata_is_an_error() {
-    let t = Tree::new("containers-bad");
+    let t = Tree::new();
     let a = hex64('a');
-    t.containers(
+    t.write_containers_json(
         "containers.json",
         &format!(r#"[{{"id":"{a}","image":""}}]"#),
     );
@@ -169,7 +84,7 @@ fn a_container_without_image_or_with_bad_metadata_is_an_error() {
         t.store(&a).container(&a, soon()),
         Err(StorageError::NoImage(_))
     ));
-    t.containers(
+    t.write_containers_json(
         "containers.json",
         &format!(
             r#"[{{"id":"{a}","image":"{}","metadata":"{{"}}]"#,
@@ -184,12 +99,15 @@ fn a_container_without_image_or_with_bad_metadata_is_an_error() {
 
 #[test]
 fn reads_the_manifest_and_splits_signatures() {
-    let t = Tree::new("image");
+    let t = Tree::new();
     let id = hex64('1');
-    let rec = t.simple_image(&id, &[b"\xa3one", b"\x89two!"]);
-    t.images(&format!("[{rec}]"));
+    t.image(
+        &ImageFixture::new(&id)
+            .names(&["example.com/app:1"])
+            .signature_blobs(&[b"\xa3one", b"\x89two!"]),
+    );
     let img = t.store(&hex64('a')).image(&id, None, soon()).unwrap();
-    assert_eq!(img.manifest_digest, sha256_digest(&manifest_for(&id)));
+    assert_eq!(img.manifest_digest, sha256_digest(&image_manifest(&id)));
     assert_eq!(
         img.signatures,
         vec![
@@ -207,10 +125,9 @@ fn reads_the_manifest_and_splits_signatures() {
 
 #[test]
 fn inconsistent_signature_sizes_are_an_error() {
-    let t = Tree::new("sizes");
+    let t = Tree::new();
     let id = hex64('1');
-    let rec = t.simple_image(&id, &[b"\xa3one"]);
-    t.images(&format!("[{rec}]"));
+    t.image(&ImageFixture::new(&id).signature_blobs(&[b"\xa3one"]));
     t.big_data(&id, "signatures", b"\xa3one+extra");
     let err = t
         .store(&hex64('a'))
@@ -229,11 +146,10 @@ fn inconsistent_signature_sizes_are_an_error() {
 
 #[test]
 fn config_digest_must_be_the_image_id() {
-    let t = Tree::new("config");
+    let t = Tree::new();
     let id = hex64('1');
-    let rec = t.simple_image(&id, &[]);
-    t.images(&format!("[{rec}]"));
-    t.big_data(&id, "manifest", &manifest_for(&hex64('2')));
+    t.image(&ImageFixture::new(&id));
+    t.big_data(&id, "manifest", &image_manifest(&hex64('2')));
     let err = t
         .store(&hex64('a'))
         .image(&id, None, soon())
@@ -244,13 +160,12 @@ fn config_digest_must_be_the_image_id() {
 
 #[test]
 fn symlinked_or_oversized_big_data_is_refused() {
-    let t = Tree::new("hostile");
+    let t = Tree::new();
     let id = hex64('1');
-    let rec = t.simple_image(&id, &[b"\xa3one"]);
-    t.images(&format!("[{rec}]"));
+    t.image(&ImageFixture::new(&id).signature_blobs(&[b"\xa3one"]));
     let outside = t.root.join("outside");
     std::fs::write(&outside, b"\xa3one").unwrap();
-    let sigfile = t.root.join(format!("vfs-images/{id}/signatures"));
+    let sigfile = t.big_data_path(&id, "signatures");
     std::fs::remove_file(&sigfile).unwrap();
     std::os::unix::fs::symlink(&outside, &sigfile).unwrap();
     let err = t
@@ -271,24 +186,15 @@ fn symlinked_or_oversized_big_data_is_refused() {
 
 #[test]
 fn a_manifest_list_uses_the_instance_and_its_signatures() {
-    let t = Tree::new("list");
+    let t = Tree::new();
     let id = hex64('1');
-    let inst = manifest_for(&id);
-    let d = sha256_digest(&inst);
+    let d = sha256_digest(&image_manifest(&id));
     let other = sha256_digest(b"other");
-    let list = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"digest":"{other}"}},{{"digest":"{d}"}}]}}"#
+    t.image(
+        &ImageFixture::new(&id)
+            .in_list(&[&other])
+            .signature_blobs(&[b"\xa3sig"]),
     );
-    let ld = sha256_digest(list.as_bytes());
-    t.big_data(&id, "manifest", list.as_bytes());
-    t.big_data(&id, &format!("manifest-{ld}"), list.as_bytes());
-    t.big_data(&id, &format!("manifest-{d}"), &inst);
-    let hex = &d[7..];
-    t.big_data(&id, &format!("signature-{hex}"), b"\xa3sig");
-    let meta = serde_json::to_string(&format!(r#"{{"signatures-sizes":{{"{d}":[4]}}}}"#)).unwrap();
-    t.images(&format!(
-        r#"[{{"id":"{id}","digest":"{ld}","metadata":{meta},"big-data-names":["manifest","manifest-{ld}","manifest-{d}","signature-{hex}"]}}]"#
-    ));
     let img = t.store(&hex64('a')).image(&id, None, soon()).unwrap();
     assert_eq!(img.manifest_digest, d);
     assert_eq!(
@@ -299,11 +205,10 @@ fn a_manifest_list_uses_the_instance_and_its_signatures() {
 
 #[test]
 fn a_digest_reference_picks_that_manifest_and_must_be_known() {
-    let t = Tree::new("digest");
+    let t = Tree::new();
     let id = hex64('1');
-    let rec = t.simple_image(&id, &[]);
-    t.images(&format!("[{rec}]"));
-    let d = sha256_digest(&manifest_for(&id));
+    t.image(&ImageFixture::new(&id));
+    let d = sha256_digest(&image_manifest(&id));
     assert!(t.store(&hex64('a')).image(&id, Some(&d), soon()).is_ok());
     let unknown = format!("sha256:{}", hex64('9'));
     let err = t
@@ -316,7 +221,7 @@ fn a_digest_reference_picks_that_manifest_and_must_be_known() {
 
 #[test]
 fn corrupt_images_json_is_an_error() {
-    let t = Tree::new("corrupt");
+    let t = Tree::new();
     for bad in [
         "",
         "{",
@@ -324,7 +229,7 @@ fn corrupt_images_json_is_an_error() {
         r#"[{"id":1}]"#,
         r#"[{"id":"x","metadata":5}]"#,
     ] {
-        t.images(bad);
+        t.write_images_json(bad);
         assert!(
             t.store(&hex64('a'))
                 .image(&hex64('1'), None, soon())
@@ -333,8 +238,8 @@ fn corrupt_images_json_is_an_error() {
         );
     }
     let id = hex64('1');
-    t.images(&format!(r#"[{{"id":"{id}","metadata":"{{\"signature-sizes\":[-1]}}","big-data-names":["manifest"]}}]"#));
-    t.big_data(&id, "manifest", &manifest_for(&id));
+    t.write_images_json(&format!(r#"[{{"id":"{id}","metadata":"{{\"signature-sizes\":[-1]}}","big-data-names":["manifest"]}}]"#));
+    t.big_data(&id, "manifest", &image_manifest(&id));
     assert!(t
         .store(&hex64('a'))
         .image(&id, None, soon())
@@ -345,11 +250,10 @@ fn corrupt_images_json_is_an_error() {
 
 #[test]
 fn a_write_lock_held_elsewhere_is_waited_for_with_a_bound() {
-    let t = Tree::new("lock");
+    let t = Tree::new();
     let id = hex64('1');
-    let rec = t.simple_image(&id, &[]);
-    t.images(&format!("[{rec}]"));
-    let lock = t.root.join("vfs-images/images.lock");
+    t.image(&ImageFixture::new(&id));
+    let lock = t.images_dir().join("images.lock");
     std::fs::write(&lock, b"").unwrap();
     // flock(1) takes a different lock kind; a child holding an fcntl write lock is needed.
     let mut child = std::process::Command::new("python3")
@@ -380,7 +284,7 @@ fn a_write_lock_held_elsewhere_is_waited_for_with_a_bound() {
 
 #[test]
 fn a_record_is_found_from_the_end_without_parsing_the_rest() {
-    let t = Tree::new("quick");
+    let t = Tree::new();
     let cid = hex64('c');
     let record = |id: &str, image: &str, pad: usize| {
         format!(
@@ -396,7 +300,7 @@ fn a_record_is_found_from_the_end_without_parsing_the_rest() {
         .collect();
     recs.push(record(&cid, &hex64('1'), 40_000));
     recs.extend((300..400).map(|i| record(&format!("{i:064x}"), &hex64('9'), 700)));
-    t.containers("containers.json", &format!("[{}]", recs.join(",")));
+    t.write_containers_json("containers.json", &format!("[{}]", recs.join(",")));
     let s = t.store(&cid);
     let c = s.container(&cid, soon()).unwrap();
     assert_eq!(c.image_id, hex64('1'));
@@ -405,17 +309,17 @@ fn a_record_is_found_from_the_end_without_parsing_the_rest() {
     // Far from the end (more than the 256 KiB looked at first), it is found by the forward search.
     let mut far = recs.clone();
     far.extend((400..800).map(|i| record(&format!("{i:064x}"), &hex64('9'), 700)));
-    t.containers("containers.json", &format!("[{}]", far.join(",")));
+    t.write_containers_json("containers.json", &format!("[{}]", far.join(",")));
     assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('1'));
     // Two far records with the same ID: the later one.
     let mut twice = far.clone();
     twice.insert(500, record(&cid, &hex64('7'), 10));
-    t.containers("containers.json", &format!("[{}]", twice.join(",")));
+    t.write_containers_json("containers.json", &format!("[{}]", twice.join(",")));
     assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('7'));
 
     // A later record with the same ID wins, as it does when containers/storage loads the file.
     recs.push(record(&cid, &hex64('2'), 10));
-    t.containers("containers.json", &format!("[{}]", recs.join(",")));
+    t.write_containers_json("containers.json", &format!("[{}]", recs.join(",")));
     assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('2'));
 
     // The search finds only top-level records: an `{"id":…` that follows anything but `[` or `,`
@@ -427,24 +331,101 @@ fn a_record_is_found_from_the_end_without_parsing_the_rest() {
         hex64('9'),
         hex64('4')
     );
-    t.containers("containers.json", &nested);
+    t.write_containers_json("containers.json", &nested);
     assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('3'));
 
     // A record that does not parse falls back to the full parse, which reports the error.
-    t.containers(
+    t.write_containers_json(
         "containers.json",
         &format!(r#"[{{"id":"{cid}","image":5}}]"#),
     );
     let err = s.container(&cid, soon()).unwrap_err().to_string();
     assert!(err.contains("cannot parse"), "{err}");
     // The volatile file is read too, and its record wins.
-    t.containers(
+    t.write_containers_json(
         "containers.json",
         &format!("[{}]", record(&cid, &hex64('5'), 10)),
     );
-    t.containers(
+    t.write_containers_json(
         "volatile-containers.json",
         &format!("[{}]", record(&cid, &hex64('6'), 10)),
     );
     assert_eq!(s.container(&cid, soon()).unwrap().image_id, hex64('6'));
+}
+
+#[test]
+fn a_store_at_a_location_searches_its_additional_image_stores_after_the_graph_root() {
+    let (graph, extra) = (Tree::new(), Tree::new());
+    let (here, there) = (hex64('1'), hex64('2'));
+    graph.image(&ImageFixture::new(&here).names(&["example.com/here:1"]));
+    extra.image(&ImageFixture::new(&there).names(&["example.com/there:1"]));
+    // The same image in both: the graph root's record wins.
+    extra.image(&ImageFixture::new(&here).names(&["example.com/elsewhere:1"]));
+    let location = Location {
+        graphroot: graph.root.clone(),
+        runroot: None,
+        driver: "vfs".into(),
+        additional_image_stores: vec![extra.root.clone(), graph.root.join("missing")],
+    };
+    let s = Store::at(&location).unwrap();
+    assert_eq!(
+        s.images(soon()).unwrap(),
+        vec![
+            ImageSummary {
+                id: here.clone(),
+                names: vec!["example.com/here:1".into()],
+            },
+            ImageSummary {
+                id: there.clone(),
+                names: vec!["example.com/there:1".into()],
+            },
+        ]
+    );
+    assert_eq!(s.image(&there, None, soon()).unwrap().id, there);
+    assert_eq!(
+        s.image(&here, None, soon()).unwrap().names,
+        ["example.com/here:1"]
+    );
+    assert!(matches!(
+        s.image(&hex64('3'), None, soon()),
+        Err(StorageError::UnknownImage(_))
+    ));
+}
+
+#[test]
+fn a_run_root_bundle_finds_records_in_both_roots_and_storage_conf_s_image_stores() {
+    let (run, graph, extra) = (Tree::new(), Tree::new(), Tree::new());
+    std::fs::remove_dir_all(run.images_dir()).unwrap();
+    let (cid, other, id) = (hex64('c'), hex64('d'), hex64('1'));
+    run.container(&ContainerFixture::new(&cid, &id).volatile());
+    graph.container(&ContainerFixture::new(&other, &id));
+    extra.image(&ImageFixture::new(&id));
+    let conf = StorageConf {
+        graphroot: Some(graph.root.clone()),
+        runroot: Some(run.root.clone()),
+        additional_image_stores: vec![extra.root.clone()],
+        ..StorageConf::default()
+    };
+    let mut loads = 0;
+    let (s, got) = Store::from_bundle(&run.bundle(&cid), &cid, false, || {
+        loads += 1;
+        Ok(conf)
+    })
+    .unwrap();
+    assert_eq!(
+        (got.as_str(), s.graphroot.as_path()),
+        (cid.as_str(), graph.root.as_path())
+    );
+    assert_eq!(s.container(&cid, soon()).unwrap().image_id, id);
+    assert_eq!(s.container(&other, soon()).unwrap().image_id, id);
+    let ids: Vec<String> = s
+        .containers(soon())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, [cid, other]);
+    // storage.conf was read once, to find the graph root; its image stores come from that read.
+    assert_eq!(s.image(&id, None, soon()).unwrap().id, id);
+    assert_eq!(loads, 1);
 }

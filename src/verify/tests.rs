@@ -1,65 +1,25 @@
-//! Requirement evaluation with a fake OpenPGP implementation: order, summaries, and the checks
-//! after cryptography (payload, manifest digest, identity).
+//! Requirement evaluation with the fake OpenPGP implementation of `crate::testing`: order,
+//! summaries, and the checks after cryptography (payload, manifest digest, identity).
+//! Ref: containers/image `signature/policy_eval.go`, `policy_eval_signedby.go`.
 
 use super::*;
 use crate::policy::Policy;
+use crate::testing::{sig, signed_by, Fake};
 
-/// Keys are `KEY:<name>`; a signature is `SIG:<name>:<payload>`, good if `<name>` was imported.
-/// A name `<x>@<n>` is a key that expires `n` seconds after the epoch.
-struct Fake;
-
-struct FakeRing(Vec<String>);
-
-impl Verifier for Fake {
-    fn name(&self) -> &'static str {
-        "fake"
-    }
-
-    fn open(&self, blobs: &[Vec<u8>]) -> Result<Box<dyn Keyring>, String> {
-        let names = blobs
-            .iter()
-            .filter_map(|b| {
-                String::from_utf8_lossy(b)
-                    .strip_prefix("KEY:")
-                    .map(str::to_string)
-            })
-            .collect();
-        Ok(Box::new(FakeRing(names)))
-    }
-}
-
-impl Keyring for FakeRing {
-    fn key_count(&self) -> usize {
-        self.0.len()
-    }
-    fn verify(&mut self, sig: &[u8]) -> Result<Verified, String> {
-        let s = String::from_utf8_lossy(sig);
-        let rest = s.strip_prefix("SIG:").ok_or("not a signature")?;
-        let (name, payload) = rest.split_once(':').ok_or("not a signature")?;
-        if !self.0.iter().any(|k| k == name) {
-            return Err(format!("no public key {name}"));
-        }
-        let expires = name
-            .split_once('@')
-            .and_then(|(_, n)| n.parse().ok())
-            .map(|n| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(n));
-        Ok(Verified {
-            payload: payload.as_bytes().to_vec(),
-            signer: name.into(),
+impl Verified {
+    /// A verification by the fake OpenPGP implementation of `crate::testing`, which cannot make
+    /// one itself: only this module and its children can.
+    pub(crate) fn fake(payload: Vec<u8>, signer: String, expires: Option<SystemTime>) -> Verified {
+        Verified {
+            payload,
+            signer,
             expires,
             _proof: SignatureVerified(()),
-        })
+        }
     }
 }
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn sig(key: &str, digest: &str, identity: &str) -> Signature {
-    let payload = format!(
-        r#"{{"critical":{{"type":"atomic container signature","image":{{"docker-manifest-digest":"{digest}"}},"identity":{{"docker-reference":"{identity}"}}}},"optional":{{}}}}"#
-    );
-    Signature::SimpleSigning(format!("SIG:{key}:{payload}").into_bytes())
-}
 
 fn reqs(json: &str) -> Vec<Requirement> {
     Policy::from_bytes(format!(r#"{{"default":{json}}}"#).as_bytes())
@@ -78,18 +38,6 @@ fn eval(json: &str, sigs: &[Signature]) -> Result<(), String> {
     evaluate(&reqs, Some(subject), &Fake)
         .map(|_| ())
         .map_err(|f| f.error.to_string())
-}
-
-fn key_data(name: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("KEY:{name}"))
-}
-
-fn signed_by(name: &str) -> String {
-    format!(
-        r#"[{{"type":"signedBy","keyType":"GPGKeys","keyData":"{}"}}]"#,
-        key_data(name)
-    )
 }
 
 #[test]
