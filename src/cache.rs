@@ -27,6 +27,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
+use crate::manifest::hex;
+
 /// Entries are small; a bigger file is not one of ours.
 const MAX_ENTRY_BYTES: u64 = 64 << 10;
 /// Past this many entries the cache is emptied before the next write (it lives in `/run`, memory).
@@ -110,14 +112,6 @@ impl Key {
     fn entry(&self) -> String {
         format!("{}verdict=allow\nnot-after=", self.0)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 fn effective_uid() -> u32 {
