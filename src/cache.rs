@@ -114,18 +114,10 @@ impl Key {
     }
 }
 
-fn effective_uid() -> u32 {
-    #[allow(unsafe_code)]
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe {
-        libc::geteuid()
-    }
-}
-
 impl Cache {
     /// Opens (creating it if missing) the cache at `dir`; `None` if it is not safe to use.
     pub fn open(dir: &Path) -> Option<Cache> {
-        let uid = effective_uid();
+        let uid = crate::invoker::effective_uid();
         match std::fs::DirBuilder::new().mode(0o700).create(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
