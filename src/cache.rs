@@ -27,6 +27,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
+use crate::manifest::hex;
+
 /// Entries are small; a bigger file is not one of ours.
 const MAX_ENTRY_BYTES: u64 = 64 << 10;
 /// Past this many entries the cache is emptied before the next write (it lives in `/run`, memory).
@@ -117,26 +119,10 @@ impl Key {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-fn effective_uid() -> u32 {
-    #[allow(unsafe_code)]
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe {
-        libc::geteuid()
-    }
-}
-
 impl Cache {
     /// Opens (creating it if missing) the cache at `dir`; `None` if it is not safe to use.
     pub fn open(dir: &Path) -> Option<Cache> {
-        let uid = effective_uid();
+        let uid = crate::invoker::effective_uid();
         match std::fs::DirBuilder::new().mode(0o700).create(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

@@ -17,9 +17,9 @@ container's image satisfies the signature policy, non-zero to block the containe
 Options:
   --policy FILE           the signature policy (like skopeo --policy); default
                           /etc/containers/policy.json, or for a rootless user
-                          $XDG_CONFIG_HOME/containers/policy.json or
-                          ~/.config/containers/policy.json when it exists
-  --registries.d DIR      registries.d directory (like skopeo --registries.d)
+                          ~/.config/containers/policy.json when it exists (as containers/image)
+  --registries.d DIR      ignored; accepted for compatibility (like skopeo --registries.d):
+                          the signatures checked are those in storage
   --syslog-socket PATH    where audit records go (default /dev/log)
   --mode MODE             enforce (block a start the policy rejects; the default) or warn
                           (allow it, and record that it would have been blocked)
@@ -39,7 +39,7 @@ check: evaluates local images (under each of their names) and existing container
 name each was created from) against the policy, or a candidate one, and says what the hook would
 block and how to fix it. Exits 0 if nothing would be blocked, 1 if something would, 2 on error.
   IMAGE...                images to check, by name or ID prefix (default: --all)
-  --all                   every image and every container
+  -a, --all               every image and every container
   --policy FILE           the policy to evaluate (default as above)
   --registries.d DIR      registries.d directory, for hints (default
                           /etc/containers/registries.d, or the user's own)
@@ -48,6 +48,7 @@ block and how to fix it. Exits 0 if nothing would be blocked, 1 if something wou
   --storage-driver NAME   the storage driver (like podman --storage-driver)
   --format FORMAT         table (the default) or json
   --openpgp IMPL          as above
+  -h, --help              print this help
 ";
 
 /// What to do.
@@ -123,22 +124,107 @@ fn string(p: &mut lexopt::Parser) -> Result<String, String> {
         .map_err(|v| format!("{v:?} is not valid UTF-8"))
 }
 
+/// A flag as the parser and the help name it: `--long`, maybe `-s`, and what it sets. The
+/// parser accepts exactly the flags of its table (a variant left out of the table is never
+/// constructed, which the dead-code lint reports), and a test checks the help against them.
+#[derive(Debug, Clone, Copy)]
+struct Flag<T> {
+    long: &'static str,
+    short: Option<char>,
+    what: T,
+}
+
+const fn flag<T>(long: &'static str, short: Option<char>, what: T) -> Flag<T> {
+    Flag { long, short, what }
+}
+
+/// Hook mode's flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HookFlag {
+    Policy,
+    RegistriesD,
+    SyslogSocket,
+    Mode,
+    Config,
+    CacheDir,
+    NoCache,
+    OpenPgp,
+    Timeout,
+    Help,
+    Version,
+}
+
+const HOOK_FLAGS: &[Flag<HookFlag>] = &[
+    flag("policy", None, HookFlag::Policy),
+    flag("registries.d", None, HookFlag::RegistriesD),
+    flag("syslog-socket", None, HookFlag::SyslogSocket),
+    flag("mode", None, HookFlag::Mode),
+    flag("config", None, HookFlag::Config),
+    flag("cache-dir", None, HookFlag::CacheDir),
+    flag("no-cache", None, HookFlag::NoCache),
+    flag("openpgp", None, HookFlag::OpenPgp),
+    flag("timeout", None, HookFlag::Timeout),
+    flag("help", Some('h'), HookFlag::Help),
+    flag("version", Some('V'), HookFlag::Version),
+];
+
+/// `check`'s flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckFlag {
+    All,
+    Policy,
+    RegistriesD,
+    Root,
+    Runroot,
+    StorageDriver,
+    Format,
+    OpenPgp,
+    Help,
+}
+
+const CHECK_FLAGS: &[Flag<CheckFlag>] = &[
+    flag("all", Some('a'), CheckFlag::All),
+    flag("policy", None, CheckFlag::Policy),
+    flag("registries.d", None, CheckFlag::RegistriesD),
+    flag("root", None, CheckFlag::Root),
+    flag("runroot", None, CheckFlag::Runroot),
+    flag("storage-driver", None, CheckFlag::StorageDriver),
+    flag("format", None, CheckFlag::Format),
+    flag("openpgp", None, CheckFlag::OpenPgp),
+    flag("help", Some('h'), CheckFlag::Help),
+];
+
+/// What `arg` is in `flags`, or the error for an argument nobody expects.
+fn lookup<T: Copy>(flags: &[Flag<T>], arg: lexopt::Arg<'_>) -> Result<T, String> {
+    flags
+        .iter()
+        .find(|f| match arg {
+            Long(l) => l == f.long,
+            Short(c) => f.short == Some(c),
+            Value(_) => false,
+        })
+        .map(|f| f.what)
+        .ok_or_else(|| arg.unexpected().to_string())
+}
+
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
     let mut p = lexopt::Parser::from_args(args);
     let mut hook = HookArgs::default();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
-        match arg {
-            Value(v) if v == "check" => return parse_check(&mut p),
-            Long("policy") => hook.policy = Some(value(&mut p)?.into()),
-            Long("registries.d") => hook.registries_d = Some(value(&mut p)?.into()),
-            Long("syslog-socket") => hook.syslog_socket = Some(value(&mut p)?.into()),
-            Long("mode") => hook.mode = Some(string(&mut p)?.parse()?),
-            Long("config") => hook.config = Some(value(&mut p)?.into()),
-            Long("cache-dir") => hook.cache_dir = Some(value(&mut p)?.into()),
-            Long("no-cache") => hook.no_cache = true,
-            Long("openpgp") => hook.openpgp = openpgp(&mut p)?,
-            Long("timeout") => {
+        if matches!(&arg, Value(v) if v == "check") {
+            return parse_check(&mut p);
+        }
+        match lookup(HOOK_FLAGS, arg)? {
+            HookFlag::Policy => hook.policy = Some(value(&mut p)?.into()),
+            HookFlag::RegistriesD => hook.registries_d = Some(value(&mut p)?.into()),
+            HookFlag::SyslogSocket => hook.syslog_socket = Some(value(&mut p)?.into()),
+            HookFlag::Mode => hook.mode = Some(string(&mut p)?.parse()?),
+            HookFlag::Config => hook.config = Some(value(&mut p)?.into()),
+            HookFlag::CacheDir => hook.cache_dir = Some(value(&mut p)?.into()),
+            HookFlag::NoCache => hook.no_cache = true,
+            HookFlag::OpenPgp => hook.openpgp = openpgp(&mut p)?,
+            HookFlag::Timeout => {
                 let secs: f64 = string(&mut p)?
                     .parse()
                     .map_err(|_| "--timeout takes a number of seconds".to_string())?;
@@ -147,9 +233,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 }
                 hook.timeout = Some(std::time::Duration::from_secs_f64(secs));
             }
-            Short('h') | Long("help") => return Ok(Command::Help),
-            Short('V') | Long("version") => return Ok(Command::Version),
-            other => return Err(other.unexpected().to_string()),
+            HookFlag::Help => return Ok(Command::Help),
+            HookFlag::Version => return Ok(Command::Version),
         }
     }
     Ok(Command::Hook(hook))
@@ -158,27 +243,29 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
 fn parse_check(p: &mut lexopt::Parser) -> Result<Command, String> {
     let mut c = CheckArgs::default();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
-        match arg {
-            Long("policy") => c.policy = Some(value(p)?.into()),
-            Long("registries.d") => c.registries_d = Some(value(p)?.into()),
-            Long("root") => c.root = Some(value(p)?.into()),
-            Long("runroot") => c.runroot = Some(value(p)?.into()),
-            Long("storage-driver") => c.storage_driver = Some(string(p)?),
-            Long("format") => {
+        if let Value(v) = arg {
+            c.images.push(
+                v.into_string()
+                    .map_err(|v| format!("{v:?} is not valid UTF-8"))?,
+            );
+            continue;
+        }
+        match lookup(CHECK_FLAGS, arg)? {
+            CheckFlag::All => c.all = true,
+            CheckFlag::Policy => c.policy = Some(value(p)?.into()),
+            CheckFlag::RegistriesD => c.registries_d = Some(value(p)?.into()),
+            CheckFlag::Root => c.root = Some(value(p)?.into()),
+            CheckFlag::Runroot => c.runroot = Some(value(p)?.into()),
+            CheckFlag::StorageDriver => c.storage_driver = Some(string(p)?),
+            CheckFlag::Format => {
                 c.format = match string(p)?.as_str() {
                     "table" => Format::Table,
                     "json" => Format::Json,
                     other => return Err(format!("invalid format {other:?} (table or json)")),
                 }
             }
-            Long("all") | Short('a') => c.all = true,
-            Long("openpgp") => c.openpgp = openpgp(p)?,
-            Short('h') | Long("help") => return Ok(Command::Help),
-            Value(v) => c.images.push(
-                v.into_string()
-                    .map_err(|v| format!("{v:?} is not valid UTF-8"))?,
-            ),
-            other => return Err(other.unexpected().to_string()),
+            CheckFlag::OpenPgp => c.openpgp = openpgp(p)?,
+            CheckFlag::Help => return Ok(Command::Help),
         }
     }
     if c.all && !c.images.is_empty() {
@@ -189,6 +276,8 @@ fn parse_check(p: &mut lexopt::Parser) -> Result<Command, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn args(a: &[&str]) -> Result<Command, String> {
@@ -239,6 +328,81 @@ mod tests {
         assert!(args(&["check", "--all", "busybox"]).is_err());
     }
 
+    /// The flags a section of the help lists, from the first column of its option lines
+    /// (`-a, --all`, `--policy FILE`), each with its value's name if it takes one.
+    fn help_flags(section: &str) -> Vec<(String, Option<String>)> {
+        let mut flags = Vec::new();
+        for line in section.lines().filter(|l| l.starts_with("  -")) {
+            let column = line.trim_start().split("  ").next().unwrap();
+            for spelling in column.split(", ") {
+                let mut words = spelling.split(' ');
+                let name = words.next().unwrap().to_string();
+                flags.push((name, words.next().map(str::to_string)));
+            }
+        }
+        flags
+    }
+
+    fn table_flags<T>(table: &[Flag<T>]) -> BTreeSet<String> {
+        table
+            .iter()
+            .flat_map(|f| {
+                std::iter::once(format!("--{}", f.long)).chain(f.short.map(|c| format!("-{c}")))
+            })
+            .collect()
+    }
+
+    /// The help lists exactly the flags the parser accepts, for the hook and for `check`, and a
+    /// flag takes a value exactly when the help names one.
+    #[test]
+    fn the_help_lists_exactly_the_flags_the_parser_accepts() {
+        let (hook, check) = USAGE
+            .split_once("\ncheck:")
+            .expect("the help has a check section");
+        let hook = hook
+            .split_once("\nOptions:\n")
+            .expect("an Options section")
+            .1;
+        for (section, table, prefix) in [
+            (hook, table_flags(HOOK_FLAGS), &[][..]),
+            (check, table_flags(CHECK_FLAGS), &["check"][..]),
+        ] {
+            let listed = help_flags(section);
+            let names: BTreeSet<String> = listed.iter().map(|(n, _)| n.clone()).collect();
+            assert_eq!(
+                names, table,
+                "the help and the parser disagree ({prefix:?})"
+            );
+            assert_eq!(
+                names.len(),
+                listed.len(),
+                "a flag listed twice ({prefix:?})"
+            );
+            for (name, metavar) in &listed {
+                let with = |extra: &[&str]| {
+                    let mut a: Vec<&str> = prefix.to_vec();
+                    a.push(name);
+                    a.extend_from_slice(extra);
+                    args(&a)
+                };
+                match metavar.as_deref() {
+                    None => assert!(with(&[]).is_ok(), "{prefix:?} {name}"),
+                    Some(m) => {
+                        let sample = match m {
+                            "MODE" => "warn",
+                            "FORMAT" => "json",
+                            "IMPL" => "gpgme",
+                            "SECONDS" => "5",
+                            _ => "/x",
+                        };
+                        assert!(with(&[sample]).is_ok(), "{prefix:?} {name} {sample}");
+                        assert!(with(&[]).is_err(), "{prefix:?} {name} needs a value");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn parses_check() {
         assert_eq!(
@@ -272,5 +436,6 @@ mod tests {
             panic!()
         };
         assert!(c.all);
+        assert_eq!(args(&["check", "-a"]).unwrap(), Command::Check(c));
     }
 }

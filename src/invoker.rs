@@ -54,8 +54,10 @@ pub fn detect() -> Invoker {
     }
 }
 
+/// This process's effective UID, as the kernel sees it in the process's own user namespace
+/// (uid 0 for rootless podman's hooks: see [`detect`] for whom that is on the host).
 #[allow(unsafe_code)]
-fn effective_uid() -> u32 {
+pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }

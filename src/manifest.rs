@@ -8,13 +8,24 @@ use sha2::{Digest as _, Sha256};
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut s = String::with_capacity(71);
-    s.push_str("sha256:");
-    for b in hash {
-        s.push_str(&format!("{b:02x}"));
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+/// `bytes` in lowercase hex, as digests and IDs are written.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     s
+}
+
+/// Whether `s` is lowercase hex digits only (`[0-9a-f]*`, so also when empty), as go-digest
+/// wants a digest's hex and containers/storage writes IDs. Callers check the length.
+pub fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// What a manifest is, as far as the hook needs to know.
@@ -72,6 +83,25 @@ mod tests {
             sha256_digest(b""),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
+        let all: Vec<u8> = (0..=255).collect();
+        let h = hex(&all);
+        assert_eq!(h.len(), 512);
+        assert!(is_lower_hex(&h));
+    }
+
+    #[test]
+    fn lower_hex_is_digits_and_a_to_f() {
+        assert!(is_lower_hex("0123456789abcdef"));
+        assert!(is_lower_hex(""));
+        for s in ["ABCDEF", "0a0G", "abcdeg", "sha256:00", " 00", "é"] {
+            assert!(!is_lower_hex(s), "{s}");
+        }
     }
 
     #[test]

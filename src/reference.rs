@@ -16,6 +16,8 @@
 
 use std::fmt;
 
+use crate::manifest::is_lower_hex;
+
 /// The longest name (domain and path) a reference may have.
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 const DEFAULT_DOMAIN: &str = "docker.io";
@@ -53,7 +55,7 @@ impl Reference {
     /// Parses `s` and normalizes it (`busybox` → `docker.io/library/busybox`), like
     /// `reference.ParseNormalizedNamed`. No default tag is added.
     pub fn parse_normalized(s: &str) -> Result<Self, ParseError> {
-        if s.len() == 64 && s.bytes().all(is_lower_hex) {
+        if s.len() == 64 && is_lower_hex(s) {
             return Err(ParseError::HexIdentifier);
         }
         let (domain, remainder) = split_docker_domain(s);
@@ -218,10 +220,6 @@ fn split_path_tag_digest(rest: &str) -> Option<(&str, Option<String>, Option<Str
     Some((path, tag, digest))
 }
 
-fn is_lower_hex(b: u8) -> bool {
-    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
-}
-
 /// `DomainRegexp`, anchored.
 pub(crate) fn is_domain(d: &str) -> bool {
     let (host, port) = match d.split_once(':') {
@@ -300,7 +298,7 @@ pub fn validate_digest(d: &str) -> Result<(), ParseError> {
         "sha512" => 128,
         _ => return Err(bad()),
     };
-    if hex.len() == len && hex.bytes().all(is_lower_hex) {
+    if hex.len() == len && is_lower_hex(hex) {
         Ok(())
     } else {
         Err(bad())

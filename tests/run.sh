@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check of oci-signature-hook on this machine, as root: installs what is missing,
-# then formatting, lints, the release build (which must be a static binary), and the unit and
-# integration tests. The integration tests run real podman, a local registry, skopeo and gpg in
-# a throwaway lab (tests/lab/lab.sh) that is removed at the end.
+# then formatting, lints, the API docs, the declared rust-version, the release build (which must
+# be a static binary), and the unit and integration tests. The integration tests run real podman,
+# a local registry, skopeo and gpg in a throwaway lab (tests/lab/lab.sh) that is removed at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,6 +20,14 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+
+step "cargo doc --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+
+# clippy, above, has checked our code against rust-version (incompatible_msrv); this checks that
+# no dependency needs a newer Rust.
+step "rust-version"
+bash tests/msrv.sh
 
 step "cargo build --release (static)"
 cargo build --release
@@ -43,8 +51,9 @@ OSH_LAB=$lab cargo test
 
 # The in-process OpenPGP verifier is a build option; the same tests run with it compiled in
 # (the verifier corpus and the differential test then cover both implementations).
-step "cargo clippy and cargo test --features sequoia"
+step "cargo clippy, cargo doc and cargo test --features sequoia"
 cargo clippy --features sequoia --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features sequoia
 OSH_LAB=$lab cargo test --features sequoia
 
 # Every fuzz target, briefly, from its seeds (fuzz/run.sh SECONDS runs them for longer).

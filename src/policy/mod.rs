@@ -36,6 +36,37 @@ pub fn default_path(who: &crate::invoker::Invoker) -> PathBuf {
 /// A policy file larger than this is refused: real ones are a few KiB.
 pub const MAX_POLICY_BYTES: u64 = 4 << 20;
 
+/// The host's policy (containers/image `builtinDefaultPolicyPath`).
+pub const SYSTEM_POLICY: &str = "/etc/containers/policy.json";
+
+/// Where a rootless user's own policy is, under their home (containers/image `userPolicyFile`).
+const USER_POLICY: &str = ".config/containers/policy.json";
+
+/// The policy containers/image would use for `who` when none is named: for a rootless user
+/// `~/.config/containers/policy.json` when it exists, else [`SYSTEM_POLICY`].
+///
+/// containers/image (`signature/policy_config.go`, `defaultPolicyPathWithHomeDir`, the same from
+/// v5.23 to v5.36) joins `homedir.Get()` (`$HOME`, else the password database) with
+/// `.config/containers/policy.json` and takes it if `stat` succeeds: a dangling link or an
+/// unreadable directory means the system file. It does not read `$XDG_CONFIG_HOME` for the
+/// policy (a 2020 proposal to, containers/image pull request 1011, was not merged), unlike
+/// `storage.conf`'s readers, so neither does this.
+///
+/// Root never reads a per-user file, where containers/image would read root's own: the hook's
+/// environment is whatever the runtime passes it, and a start by root is judged by the host's
+/// policy.
+pub fn default_path(who: &crate::invoker::Invoker) -> PathBuf {
+    if who.rootless() {
+        if let Some(home) = &who.home {
+            let user = home.join(USER_POLICY);
+            if user.exists() {
+                return user;
+            }
+        }
+    }
+    PathBuf::from(SYSTEM_POLICY)
+}
+
 /// The whole policy. Transport and scope order is kept only for messages; lookups are by key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -269,6 +300,48 @@ mod tests {
         );
         let r = Reference::parse_normalized("Example.com/x:1").unwrap();
         assert_eq!(p.requirements_for(Some(&r)).1, Scope::Default);
+    }
+
+    #[test]
+    fn the_default_policy_is_the_users_only_for_a_rootless_user_who_has_one() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        // A home whose ~/.config/containers/policy.json is made by `make`.
+        let home = |name: &str, make: &dyn Fn(&Path)| {
+            let home = tmp.path().join(name);
+            let dir = home.join(".config/containers");
+            std::fs::create_dir_all(&dir).unwrap();
+            make(&dir.join("policy.json"));
+            home
+        };
+        let with = home("with", &|p| std::fs::write(p, "{}").unwrap());
+        let without = home("without", &|_| {});
+        let dangling = home("dangling", &|p| {
+            symlink("/nonexistent/policy.json", p).unwrap()
+        });
+        let link = home("link", &|p| symlink(with.join(USER_POLICY), p).unwrap());
+
+        let system = PathBuf::from(SYSTEM_POLICY);
+        let user = |home: &Path| home.join(".config/containers/policy.json");
+        type Case<'a> = (&'a str, Option<u32>, Option<&'a Path>, PathBuf);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("root, with a file",        None,       Some(&with),     system.clone()),
+            ("root, no home",            None,       None,            system.clone()),
+            ("rootless, with a file",    Some(1000), Some(&with),     user(&with)),
+            ("rootless, no file",        Some(1000), Some(&without),  system.clone()),
+            ("rootless, no home",        Some(1000), None,            system.clone()),
+            ("rootless, dangling link",  Some(1000), Some(&dangling), system.clone()),
+            ("rootless, link to a file", Some(1000), Some(&link),     user(&link)),
+        ];
+        for (what, rootless_uid, home, want) in cases {
+            let who = crate::invoker::Invoker {
+                rootless_uid: *rootless_uid,
+                home: home.map(Path::to_path_buf),
+                in_user_namespace: rootless_uid.is_some(),
+            };
+            assert_eq!(&default_path(&who), want, "{what}");
+        }
     }
 
     #[test]

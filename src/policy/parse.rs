@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::{IdentityRule, KeySource, KeyType, Policy, Requirement};
 use crate::json::{go_bytes, go_string, Object, Value};
+use crate::manifest::is_lower_hex;
 use crate::reference::{validate_digest, Reference};
 
 type Result<T> = std::result::Result<T, String>;
@@ -467,11 +468,7 @@ fn storage_scope_ok(scope: &str) -> bool {
     if image.is_empty() {
         return true;
     }
-    let is_id = |s: &str| {
-        s.len() == 64
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
+    let is_id = |s: &str| s.len() == 64 && is_lower_hex(s);
     let fields: Vec<&str> = image.splitn(3, '@').collect();
     match fields.as_slice() {
         [_] => true,

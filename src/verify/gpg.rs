@@ -57,7 +57,7 @@ impl Verifier for Gpgme {
         let mut ctx =
             Context::from_protocol(Protocol::OpenPgp).map_err(|e| format!("gpgme: {e}"))?;
         let home_str = home
-            .path
+            .path()
             .to_str()
             .ok_or("temporary directory path is not UTF-8")?;
         // The first call that needs the engine: it fails when gpg cannot be found or run.
@@ -171,48 +171,67 @@ impl Keyring for GpgKeyring {
     }
 }
 
-/// A private GnuPG home, removed on drop.
+/// A private GnuPG home (0700, in `tmp`), removed on drop.
 struct TempHome {
-    path: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl TempHome {
     fn create(tmp: &Path) -> Result<TempHome, String> {
-        use std::os::unix::fs::DirBuilderExt;
-        let pid = std::process::id();
-        let mut last = None;
-        for attempt in 0..16u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let path = tmp.join(format!("oci-signature-hook-{pid}-{nanos:08x}{attempt}"));
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => {
-                    let home = TempHome { path };
-                    // gpg must not start a gpg-agent or dirmngr for this home: verifying and
-                    // importing public keys needs neither, and nothing would stop them.
-                    std::fs::write(home.path.join("gpg.conf"), "no-autostart\n").map_err(|e| {
-                        format!("cannot write to temporary GnuPG home {:?}: {e}", home.path)
-                    })?;
-                    return Ok(home);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-                Err(e) => {
-                    return Err(format!(
-                        "cannot create a temporary GnuPG home in {tmp:?}: {e}"
-                    ))
-                }
-            }
-        }
-        Err(format!(
-            "cannot create a temporary GnuPG home in {tmp:?}: {last:?}"
-        ))
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("oci-signature-hook-{}-", std::process::id()))
+            // tempfile leaves a directory's mode to the umask unless told.
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(tmp)
+            .map_err(|e| format!("cannot create a temporary GnuPG home in {tmp:?}: {e}"))?;
+        // gpg must not start a gpg-agent or dirmngr for this home: verifying and importing
+        // public keys needs neither, and nothing would stop them.
+        std::fs::write(dir.path().join("gpg.conf"), "no-autostart\n")
+            .map_err(|e| format!("cannot write to temporary GnuPG home {:?}: {e}", dir.path()))?;
+        Ok(TempHome { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
     }
 }
 
-impl Drop for TempHome {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn the_home_is_private_stops_agents_and_goes_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = TempHome::create(tmp.path()).unwrap();
+        let path = home.path().to_path_buf();
+        assert_eq!(path.parent(), Some(tmp.path()));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let prefix = format!("oci-signature-hook-{}-", std::process::id());
+        assert!(name.starts_with(&prefix), "{name}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(
+            std::fs::read_to_string(path.join("gpg.conf")).unwrap(),
+            "no-autostart\n"
+        );
+        let other = TempHome::create(tmp.path()).unwrap();
+        assert_ne!(other.path(), path);
+        drop(home);
+        assert!(!path.exists());
+        assert!(other.path().exists());
+    }
+
+    #[test]
+    fn a_missing_temporary_directory_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = TempHome::create(&tmp.path().join("missing")).err().unwrap();
+        assert!(
+            err.contains("cannot create a temporary GnuPG home"),
+            "{err}"
+        );
     }
 }
