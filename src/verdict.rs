@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use crate::cache::{self, Cache, Hit};
 use crate::config::Mode;
+use crate::manifest;
 use crate::policy::{self, KeySource, Policy, PolicyError, Requirement, Scope};
 use crate::privilege::PrivilegeError;
 use crate::reference::{self, Reference};
@@ -202,11 +203,7 @@ pub fn reference_of(c: &Container) -> Result<Option<Reference>, NameError> {
         return Ok(None);
     };
     let hex = name.strip_prefix("sha256:").unwrap_or(name);
-    let is_id_prefix = hex.len() >= 6
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && c.image_id.starts_with(hex);
+    let is_id_prefix = hex.len() >= 6 && manifest::is_lower_hex(hex) && c.image_id.starts_with(hex);
     if is_id_prefix {
         return Ok(None);
     }

@@ -293,7 +293,7 @@ fn resolve(images: &[ImageSummary], name: &str) -> Result<Vec<Target>, String> {
         }
     }
     let hex = name.strip_prefix("sha256:").unwrap_or(name);
-    if hex.len() >= 3 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.len() >= 3 && crate::manifest::is_lower_hex(hex) {
         let matching: Vec<&ImageSummary> =
             images.iter().filter(|i| i.id.starts_with(hex)).collect();
         match matching.as_slice() {

@@ -14,25 +14,6 @@ pub use identity::{IdentityError, IdentityRule};
 
 use crate::reference::{docker_namespaces, Reference};
 
-/// The host's policy, which root always uses unless told otherwise.
-pub const SYSTEM_POLICY: &str = "/etc/containers/policy.json";
-
-/// The policy containers/image would use: the system one, or for a rootless user
-/// `~/.config/containers/policy.json` when it exists (`homedir.Get()` + that path, as
-/// containers/image's `signature/policy_config.go` looks for it). Root never reads a per-user
-/// file: its policy is the host's.
-pub fn default_path(who: &crate::invoker::Invoker) -> PathBuf {
-    if who.rootless() {
-        if let Some(home) = &who.home {
-            let user = home.join(".config/containers/policy.json");
-            if user.exists() {
-                return user;
-            }
-        }
-    }
-    PathBuf::from(SYSTEM_POLICY)
-}
-
 /// A policy file larger than this is refused: real ones are a few KiB.
 pub const MAX_POLICY_BYTES: u64 = 4 << 20;
 

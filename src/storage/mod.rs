@@ -279,11 +279,7 @@ impl Store {
     /// container was created from, if it had one. The graph root's image store is searched first,
     /// then each of storage.conf's `additionalimagestores`, as containers/storage does.
     pub fn image(&self, id: &str, want_digest: Option<&str>, deadline: Instant) -> Result<Image> {
-        if id.len() != 64
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if id.len() != 64 || !crate::manifest::is_lower_hex(id) {
             return Err(StorageError::Image {
                 id: id.into(),
                 reason: "invalid image ID".into(),
