@@ -26,7 +26,10 @@ pub enum Verdict {
 /// Everything one audit record holds. Unknown fields stay empty (`-`).
 #[derive(Debug, Clone, Default)]
 pub struct Record {
+    /// The container's ID.
     pub container: String,
+    /// The container's name (podman's `--name`), when the store could be read.
+    pub container_name: String,
     pub image: String,
     pub image_id: String,
     pub manifest_digest: String,
@@ -48,6 +51,7 @@ impl Record {
         for (k, val) in [
             ("verdict", v),
             ("container", &self.container),
+            ("name", &self.container_name),
             ("image", &self.image),
             ("image_id", &self.image_id),
             ("manifest_digest", &self.manifest_digest),
@@ -190,6 +194,7 @@ mod tests {
     fn record_has_a_fixed_layout() {
         let r = Record {
             container: "c1".into(),
+            container_name: "web".into(),
             image: "example.com/app:1".into(),
             image_id: "ab".into(),
             manifest_digest: "sha256:cd".into(),
@@ -199,12 +204,12 @@ mod tests {
         };
         assert_eq!(
             r.format(Verdict::Deny),
-            "verdict=deny container=c1 image=example.com/app:1 image_id=ab manifest_digest=sha256:cd \
+            "verdict=deny container=c1 name=web image=example.com/app:1 image_id=ab manifest_digest=sha256:cd \
              policy=/etc/containers/policy.json scope=\"docker example.com\" reason=\"no signature exists\""
         );
         assert!(Record::default()
             .format(Verdict::Allow)
-            .starts_with("verdict=allow container=- image=-"));
+            .starts_with("verdict=allow container=- name=- image=-"));
     }
 
     #[test]

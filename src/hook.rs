@@ -14,9 +14,10 @@ use crate::config::Mode;
 use crate::exit::Exit;
 use crate::policy::Policy;
 use crate::settings::HookSettings;
-use crate::storage::{self, Store};
+use crate::storage::{self, StorageError, Store};
 use crate::verdict::{self, CacheUse, Decision, Outcome, Reason, Verification};
-use crate::{privilege, state};
+use crate::verify::PolicyKeys;
+use crate::{privilege, state, words};
 
 /// Runs the hook for the container whose state is on `stdin`: decides, records, and returns the
 /// exit code (`Allow` for an allow or a warn-mode would-deny, `Deny` otherwise).
@@ -42,13 +43,17 @@ pub fn decide(settings: &HookSettings, stdin: impl Read) -> (Verdict, Record) {
     } else {
         Verdict::Deny
     };
-    record.reason = outcome.to_string();
+    record.reason = words::plain(&outcome.to_string());
     (verdict, record)
 }
 
 fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> Outcome {
     let deadline = Instant::now() + settings.timeout;
-    // Nothing untrusted has been read yet: give up every privilege first.
+    // What the admin's policy names is read with the rights the hook was started with, as
+    // containers/image reads it in the process that pulls: the policy and every key file in it.
+    let loaded = Policy::load_with_bytes(&settings.policy);
+    let keys = loaded.as_ref().ok().map(|(p, _)| PolicyKeys::load(p));
+    // Nothing from the runtime, the store or an image has been read yet: give up every privilege.
     let dropped = if settings.keep_privileges {
         Ok(())
     } else {
@@ -59,36 +64,46 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
         Err(e) => return verdict::settle(None, Err(e.into())),
     };
     record.container = state.id.clone();
-    let (policy, policy_bytes) = match Policy::load_with_bytes(&settings.policy) {
-        Ok(p) => p,
-        Err(e) => return verdict::settle(None, Err(e.into())),
+    // The container and its image are named in every record that can name them, also when the
+    // policy is what failed.
+    let rootless = settings.rootless;
+    let found = if dropped.is_ok() {
+        Store::from_bundle(&state.bundle, &state.id, rootless, || {
+            storage::conf::load(rootless)
+        })
+        .and_then(|(store, id)| store.container(&id, deadline).map(|c| (store, c)))
+    } else {
+        Err(StorageError::Bundle(state.bundle.clone()))
     };
-    let settle = |r: Reason| verdict::settle(Some(&policy), Err(r));
+    if let Ok((_, c)) = &found {
+        record.container_name = c.names.first().cloned().unwrap_or_default();
+        record.image_id = c.image_id.clone();
+        record.image = c.image_name.clone().unwrap_or_default();
+    }
+    let (policy, policy_bytes) = match &loaded {
+        Ok(p) => p,
+        Err(e) => return verdict::settle(None, Err(e.clone().into())),
+    };
+    let settle = |r: Reason| verdict::settle(Some(policy), Err(r));
     if let Err(e) = dropped {
         return settle(e.into());
     }
-    let rootless = settings.rootless;
-    let (store, id) = match Store::from_bundle(&state.bundle, &state.id, rootless, || {
-        storage::conf::load(rootless)
-    }) {
-        Ok(s) => s,
+    let (store, container) = match found {
+        Ok(f) => f,
         Err(e) => return settle(e.into()),
     };
-    let container = match store.container(&id, deadline) {
-        Ok(c) => c,
-        Err(e) => return settle(e.into()),
-    };
-    record.image_id = container.image_id.clone();
+    let empty = PolicyKeys::empty();
     let how = Verification {
         verifier: settings.verifier.as_ref(),
+        keys: keys.as_ref().unwrap_or(&empty),
         cache: settings.cache.as_ref().map(|cache| CacheUse {
             cache,
-            policy_bytes: &policy_bytes,
+            policy_bytes,
             mode: settings.mode,
         }),
     };
     let (reference, decision) = verdict::container(
-        &policy,
+        policy,
         &store,
         &container,
         &state.annotations,
@@ -100,11 +115,9 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
         image,
         outcome,
     } = decision;
-    record.image = match (&reference, &container.image_name) {
-        (Some(r), _) => r.to_string(),
-        (None, Some(n)) => n.clone(),
-        (None, None) => String::new(),
-    };
+    if let Some(r) = &reference {
+        record.image = r.to_string();
+    }
     record.scope = scope.map(|s| s.to_string()).unwrap_or_default();
     record.manifest_digest = image.map(|i| i.manifest_digest).unwrap_or_default();
     outcome
@@ -131,25 +144,33 @@ pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
     if let Err(e) = audit::log(socket, verdict, record) {
         eprintln!(
             "oci-signature-hook: audit record not written: {}",
-            audit::sanitize(&e)
+            words::plain(&audit::sanitize(&e))
         );
     }
     exit
 }
 
-/// The one line an admin reads in podman's error message: `blocked container start: image NAME
-/// (ID 12 hex digits, manifest DIGEST): REASON (policy PATH, scope SCOPE)`, each part left out
-/// when unknown; every value escaped (`audit::sanitize`).
+/// The one line an admin reads in podman's error message: `blocked container start: container
+/// NAME (ID 12 hex digits), image NAME (ID 12 hex digits, manifest DIGEST): REASON (policy PATH,
+/// scope SCOPE)`, each part left out when unknown; every value escaped (`audit::sanitize`).
 pub fn deny_line(r: &Record) -> String {
     let s = audit::sanitize;
-    let mut line = String::from("blocked container start");
+    let mut parts = Vec::new();
+    match (r.container_name.is_empty(), r.container.is_empty()) {
+        (false, _) => parts.push(format!(
+            "container {} (ID {})",
+            s(&r.container_name),
+            short(&s(&r.container))
+        )),
+        (true, false) => parts.push(format!("container {}", short(&s(&r.container)))),
+        (true, true) => {}
+    }
     if !r.image.is_empty() || !r.image_id.is_empty() {
         let image = if r.image.is_empty() {
             "(no name)".to_string()
         } else {
             s(&r.image)
         };
-        line.push_str(&format!(": image {image}"));
         let mut ids = Vec::new();
         if !r.image_id.is_empty() {
             ids.push(format!("ID {}", short(&r.image_id)));
@@ -157,9 +178,15 @@ pub fn deny_line(r: &Record) -> String {
         if !r.manifest_digest.is_empty() {
             ids.push(format!("manifest {}", r.manifest_digest));
         }
-        if !ids.is_empty() {
-            line.push_str(&format!(" ({})", ids.join(", ")));
+        if ids.is_empty() {
+            parts.push(format!("image {image}"));
+        } else {
+            parts.push(format!("image {image} ({})", ids.join(", ")));
         }
+    }
+    let mut line = String::from("blocked container start");
+    if !parts.is_empty() {
+        line.push_str(&format!(": {}", parts.join(", ")));
     }
     line.push_str(&format!(": {}", s(&r.reason)));
     let mut context = vec![format!("policy {}", r.policy.display())];
@@ -167,11 +194,11 @@ pub fn deny_line(r: &Record) -> String {
         context.push(format!("scope {}", s(&r.scope)));
     }
     line.push_str(&format!(" ({})", context.join(", ")));
-    line
+    words::plain(&line)
 }
 
-fn short(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
 }
 
 #[cfg(test)]
@@ -181,7 +208,8 @@ mod tests {
     #[test]
     fn the_deny_line_names_image_ids_reason_policy_and_scope() {
         let r = Record {
-            container: "c".into(),
+            container: "0123456789abcdef0123".into(),
+            container_name: "web".into(),
             image: "example.com/app:1".into(),
             image_id: "0123456789abcdef".into(),
             manifest_digest: "sha256:aa".into(),
@@ -191,8 +219,9 @@ mod tests {
         };
         assert_eq!(
             deny_line(&r),
-            "blocked container start: image example.com/app:1 (ID 0123456789ab, manifest sha256:aa): \
-             signedBy: no signature exists\\u{a} (policy /etc/containers/policy.json, scope docker example.com)"
+            "blocked container start: container web (ID 0123456789ab), image example.com/app:1 \
+             (ID 0123456789ab, manifest sha256:aa): signedBy: no signature exists\\u{a} \
+             (policy /etc/containers/policy.json, scope docker example.com)"
         );
         let early = Record {
             policy: "/p".into(),

@@ -22,6 +22,7 @@
 //! | `cache` | remembered allows, keyed by every input of the verdict |
 //! | `audit` | syslog records and escaping |
 //! | `config`, `invoker`, `privilege`, `registries` | the config file, the user, least privilege, registries.d |
+//! | `words` | messages in words podman does not misread |
 
 pub mod audit;
 pub mod cache;
@@ -45,6 +46,7 @@ pub mod storage;
 pub(crate) mod testing;
 pub mod verdict;
 pub mod verify;
+pub mod words;
 
 use std::ffi::OsString;
 

@@ -27,7 +27,7 @@ use crate::reference::{self, Reference};
 use crate::signature::Signature;
 use crate::state::StateError;
 use crate::storage::{Container, Image, StorageError, Store};
-use crate::verify::{self, Failure, KeyError, Passed, Subject, Verifier};
+use crate::verify::{self, Failure, KeyError, Passed, PolicyKeys, Subject, Verifier};
 
 /// The image under evaluation: where it is, what it is claimed as, and (read on demand) its
 /// manifest and signatures.
@@ -215,6 +215,27 @@ pub fn reference_of(c: &Container) -> Result<Option<Reference>, NameError> {
         })
 }
 
+/// The reference a container is judged under: the name it was created from (`reference_of`);
+/// for a container created by image ID, in any spelling (the ID, a short ID, `sha256:<ID>`), the
+/// image's first name, which is the name podman itself records when a container is created from
+/// a plain ID (podman `pkg/specgen/generate/container_create.go`). So every spelling of one image
+/// gets one answer. `None` only for an image that has no name (or cannot be read: the verdict
+/// then reads it again and says why).
+pub fn claimed_reference(
+    store: &Store,
+    container: &Container,
+    deadline: Instant,
+) -> Result<Option<Reference>, NameError> {
+    if let Some(r) = reference_of(container)? {
+        return Ok(Some(r));
+    }
+    let mut by_id = UnparsedImage::new(store, None, &container.image_id, deadline);
+    let first = by_id.read().ok().and_then(|i| i.names.first().cloned());
+    Ok(first
+        .and_then(|n| Reference::parse_normalized(&n).ok())
+        .map(Reference::for_policy))
+}
+
 /// CRI-O's annotation naming the image the user asked for.
 pub const CRIO_IMAGE: &str = "io.kubernetes.cri-o.Image";
 /// CRI-O's annotation naming the image by one of its stored names.
@@ -281,10 +302,12 @@ impl EngineClaims<'_> {
     }
 }
 
-/// How signatures are verified: the OpenPGP implementation, and optionally the verdict cache with
-/// the inputs of a verdict the evaluation does not otherwise see.
+/// How signatures are verified: the OpenPGP implementation, the policy's keys (read up front),
+/// and optionally the verdict cache with the inputs of a verdict the evaluation does not otherwise
+/// see.
 pub struct Verification<'a> {
     pub verifier: &'a dyn Verifier,
+    pub keys: &'a PolicyKeys<'a>,
     pub cache: Option<CacheUse<'a>>,
 }
 
@@ -317,7 +340,7 @@ pub fn container(
     deadline: Instant,
     how: &Verification,
 ) -> (Option<Reference>, Decision) {
-    let reference = match reference_of(container) {
+    let reference = match claimed_reference(store, container, deadline) {
         Ok(r) => r,
         Err(e) => {
             let decision = Decision {
@@ -354,9 +377,6 @@ pub fn judge(
     }
 }
 
-/// A `signedBy` key source and the bytes read from it.
-type LoadedKeys<'p> = (&'p KeySource, Result<Vec<Vec<u8>>, KeyError>);
-
 fn evaluate(
     reqs: &[Requirement],
     scope: &Scope,
@@ -374,34 +394,25 @@ fn evaluate(
     } else {
         None
     };
-    // With a cache, the keys are read once, up front: the key hashes exactly the bytes verified.
-    let preloaded: Vec<LoadedKeys> = match how.cache {
-        Some(_) => reqs
-            .iter()
-            .filter_map(|r| match r {
-                Requirement::SignedBy { keys, .. } => Some((keys, verify::load_keys(keys))),
-                _ => None,
-            })
-            .collect(),
-        None => Vec::new(),
-    };
     let mut cache_key = None;
     if let (Some(c), Some(img)) = (&how.cache, read) {
-        if preloaded.iter().all(|(_, r)| r.is_ok()) {
-            let key = verdict_key(c, how.verifier, img, reference.as_ref(), scope, &preloaded);
+        let keys: Result<Vec<Vec<Vec<u8>>>, KeyError> = reqs
+            .iter()
+            .filter_map(|r| match r {
+                Requirement::SignedBy { keys, .. } => Some(how.keys.get(keys)),
+                _ => None,
+            })
+            .collect();
+        // A key that cannot be read denies below; there is nothing to look up or remember.
+        if let Ok(keys) = keys {
+            let key = verdict_key(c, how.verifier, img, reference.as_ref(), scope, &keys);
             if let Some(hit) = c.cache.hit(&key) {
                 return Ok(Grounds::Cached(hit));
             }
             cache_key = Some(key);
         }
     }
-    let load = |k: &KeySource| {
-        preloaded
-            .iter()
-            .find(|(s, _)| std::ptr::eq(*s, k))
-            .map(|(_, r)| r.clone())
-            .unwrap_or_else(|| verify::load_keys(k))
-    };
+    let load = |k: &KeySource| how.keys.get(k);
     let subject = read.map(|i| Subject {
         reference: reference.as_ref(),
         manifest_digest: &i.manifest_digest,
@@ -424,7 +435,7 @@ fn verdict_key(
     image: &Image,
     reference: Option<&Reference>,
     scope: &policy::Scope,
-    keys: &[LoadedKeys],
+    keys: &[Vec<Vec<u8>>],
 ) -> cache::Key {
     let sigs: Vec<Vec<u8>> = image
         .signatures
@@ -447,11 +458,9 @@ fn verdict_key(
             &reference.map(ToString::to_string).unwrap_or_default(),
         )
         .text("scope", &scope.to_string());
-    for (i, (_, blobs)) in keys.iter().enumerate() {
-        if let Ok(blobs) = blobs {
-            let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
-            k = k.list(&format!("keys.{i}"), &refs);
-        }
+    for (i, blobs) in keys.iter().enumerate() {
+        let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+        k = k.list(&format!("keys.{i}"), &refs);
     }
     k.build()
 }

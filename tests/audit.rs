@@ -169,6 +169,7 @@ fn rsyslogd_gets_one_parsable_record_per_decision() {
             [
                 "verdict",
                 "container",
+                "name",
                 "image",
                 "image_id",
                 "manifest_digest",
@@ -178,10 +179,13 @@ fn rsyslogd_gets_one_parsable_record_per_decision() {
             ],
             "{line}"
         );
-        assert_eq!(f[0].1, verdict);
-        assert_eq!(&f[1].1, container);
-        assert_eq!(f[3].1, lab.get(image_id));
-        assert!(!f[7].1.is_empty() && f[7].1 != "-", "{line}");
+        let get = |k: &str| &f.iter().find(|(key, _)| key == k).unwrap().1;
+        assert_eq!(get("verdict"), verdict);
+        assert_eq!(get("container"), container);
+        assert_eq!(get("image_id"), &lab.get(image_id));
+        // The container's name is podman's, never empty for a podman container.
+        assert!(!get("name").is_empty() && get("name") != "-", "{line}");
+        assert!(!get("reason").is_empty() && get("reason") != "-", "{line}");
     }
 }
 

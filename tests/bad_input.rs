@@ -135,9 +135,14 @@ fn an_unreadable_or_invalid_policy_is_blocked() {
     let dir = Scratch::new("bad-policy");
     let lab = lab();
     let (_, state) = lab.container(&lab.image("signed"));
-    denied(
-        &hook_verdict(&dir.path().join("missing.json"), &state),
-        "cannot read policy",
+    // Said in the hook's words: podman reads "No such file or directory" as a missing runtime.
+    let missing = dir.path().join("missing.json");
+    let r = hook_verdict(&missing, &state);
+    denied(&r, &format!("policy {missing:?} does not exist"));
+    assert!(
+        !r.stderr.to_lowercase().contains("no such file"),
+        "{}",
+        r.stderr
     );
     denied(&hook_verdict(dir.path(), &state), "cannot read policy");
     for (text, reason) in [

@@ -190,7 +190,7 @@ fn a_changed_key_file_takes_effect_at_the_next_start() {
     let missing = b.start(&policy, &state);
     assert_eq!(missing.code, Some(1));
     assert!(
-        missing.record.contains("cannot read key file"),
+        missing.record.contains("key.gpg\\\" does not exist"),
         "{}",
         missing.record
     );

@@ -341,13 +341,18 @@ fn an_unwritable_temp_dir_denies() {
 }
 
 #[test]
-fn an_unreadable_policy_denies() {
+fn roots_policy_is_read_with_roots_rights_and_a_policy_that_is_no_file_denies() {
     let lab = lab();
     let dir = Scratch::new("fault-policy");
     let (_, state) = lab.container(&lab.image("signed"));
+    // As podman pull reads it: root reads a policy only root could read, mode 0000 included,
+    // before the hook gives up its capabilities.
     let policy = dir.file("policy.json", ACCEPT);
     std::fs::set_permissions(&policy, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
-    denied(&hook_verdict(&policy, &state), "Permission denied");
+    assert_eq!(hook_verdict(&policy, &state).code, Some(0));
+    // A directory is no policy, whatever the rights.
+    let r = hook_verdict(dir.path(), &state);
+    denied(&r, "cannot read policy");
 }
 
 #[test]

@@ -30,6 +30,7 @@ use crate::registries::RegistriesD;
 use crate::settings::CheckSettings;
 use crate::storage::{self, ImageSummary, Location, Store};
 use crate::verdict::{self, Decision, NameError, Outcome, Reason, UnparsedImage, Verification};
+use crate::verify::PolicyKeys;
 
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
@@ -102,8 +103,10 @@ pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
+    let keys = PolicyKeys::load(&policy);
     let how = Verification {
         verifier: settings.verifier.as_ref(),
+        keys: &keys,
         cache: None,
     };
     let rows = match evaluate(&store, &policy, &registries, args, &how) {
@@ -189,7 +192,7 @@ pub fn evaluate(
         let mut containers = store.containers(deadline).map_err(|e| e.to_string())?;
         containers.sort_by(|a, b| a.names.first().cmp(&b.names.first()));
         for c in containers {
-            let (reference, name_error) = match verdict::reference_of(&c) {
+            let (reference, name_error) = match verdict::claimed_reference(store, &c, deadline) {
                 Ok(r) => (r, None),
                 Err(e) => (None, Some(e)),
             };

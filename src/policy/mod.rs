@@ -118,14 +118,11 @@ pub enum KeySource {
 }
 
 /// Why a policy cannot be used. Every one of them denies every start.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error("cannot read policy {path:?}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file could not be opened or read (`reason` in `words::unreadable`'s form).
+    #[error("{reason}")]
+    Read { path: PathBuf, reason: String },
     #[error("policy {path:?} is larger than {MAX_POLICY_BYTES} bytes")]
     TooLarge { path: PathBuf },
     #[error("invalid policy in {path:?}: {reason}")]
@@ -140,9 +137,9 @@ impl Policy {
 
     /// `load`, also returning the file's bytes (the verdict cache keys on them).
     pub fn load_with_bytes(path: &Path) -> Result<(Policy, Vec<u8>), PolicyError> {
-        let read_err = |source| PolicyError::Read {
+        let read_err = |e: std::io::Error| PolicyError::Read {
             path: path.to_path_buf(),
-            source,
+            reason: crate::words::unreadable("policy", path, &e),
         };
         let file = std::fs::File::open(path).map_err(read_err)?;
         let mut bytes = Vec::new();
@@ -164,6 +161,15 @@ impl Policy {
     /// Parses a policy document (`NewPolicyFromBytes`).
     pub fn from_bytes(bytes: &[u8]) -> Result<Policy, String> {
         parse::policy(bytes)
+    }
+
+    /// Every requirement of the policy: the default's, then each transport scope's, in file order.
+    pub fn requirements(&self) -> impl Iterator<Item = &Requirement> {
+        self.default.iter().chain(
+            self.transports
+                .iter()
+                .flat_map(|(_, scopes)| scopes.iter().flat_map(|(_, reqs)| reqs.iter())),
+        )
     }
 
     /// Whether every requirement anywhere in the docker transport and the default is

@@ -46,7 +46,7 @@ pub enum StorageError {
     Bundle(PathBuf),
     #[error("container ID {state:?} does not match the bundle's {bundle:?}")]
     IdMismatch { state: String, bundle: String },
-    #[error("cannot read {path:?}: {source}")]
+    #[error("cannot read {path:?}: {}", crate::words::io(source))]
     Read {
         path: PathBuf,
         #[source]

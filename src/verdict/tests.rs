@@ -135,6 +135,8 @@ mod pipeline {
         SignedForOtherDigest,
         SignedForOtherName,
         SignedByOtherKey,
+        /// Signed for NAME, but stored without any name (as after `podman rmi` of its tag).
+        SignedUnnamed,
         /// The container's image is not in images.json.
         Missing,
     }
@@ -144,8 +146,13 @@ mod pipeline {
     enum Start {
         /// `podman run example.com/app:1`.
         ByName,
-        /// `podman run <image ID>`.
+        /// `podman run <short image ID>`, recorded as given for an image without names.
         ById,
+        /// `podman run sha256:<image ID>`, recorded as given whatever the image's names.
+        BySha256Id,
+        /// `podman run <name>@<digest>` and `<name>:<tag>@<digest>`.
+        ByDigest,
+        ByTagAndDigest,
         /// A creation name that is not a reference.
         BadName,
         /// The state names a container the store does not have.
@@ -254,13 +261,34 @@ mod pipeline {
                 Image::Signed,
                 Start::ByName,
                 false,
-                "signedBy: cannot read key file \"/nonexistent/key.gpg\": No such file or directory (os error 2)",
+                "signedBy: key file \"/nonexistent/key.gpg\" does not exist",
             ),
-            // Started by ID: scoped by `default`, and no name for the identity to match.
+            // One image, one answer, however it is spelled: by ID it is judged under its first
+            // name, as podman records a plain ID.
+            row(&strict, Image::Signed, Start::ById, true, "every requirement is satisfied"),
+            row(&strict, Image::Signed, Start::BySha256Id, true, "every requirement is satisfied"),
+            row(&strict, Image::Signed, Start::ByDigest, true, "every requirement is satisfied"),
+            row(&strict, Image::Signed, Start::ByTagAndDigest, true, "every requirement is satisfied"),
+            row(
+                &strict,
+                Image::SignedByOtherKey,
+                Start::BySha256Id,
+                false,
+                "signedBy: no public key b",
+            ),
+            // An image without a name has no reference: scoped by `default`, and no identity can
+            // match.
             row(
                 &policy_with(&signed_by("a"), ""),
-                Image::Signed,
+                Image::SignedUnnamed,
                 Start::ById,
+                false,
+                "signedBy: the image has no name-based reference, so no signed identity can match it (it was started by image ID)",
+            ),
+            row(
+                &policy_with(&signed_by("a"), ""),
+                Image::SignedUnnamed,
+                Start::BySha256Id,
                 false,
                 "signedBy: the image has no name-based reference, so no signed identity can match it (it was started by image ID)",
             ),
@@ -362,18 +390,27 @@ mod pipeline {
         let cid = hex64('c');
         let d = manifest_digest(id);
         let sigs = match row.image {
-            Image::Signed => vec![sig("a", &d, NAME)],
+            Image::Signed | Image::SignedUnnamed => vec![sig("a", &d, NAME)],
             Image::Unsigned | Image::Missing => vec![],
             Image::SignedForOtherDigest => vec![sig("a", &manifest_digest(&hex64('9')), NAME)],
             Image::SignedForOtherName => vec![sig("a", &d, "example.com/app:2")],
             Image::SignedByOtherKey => vec![sig("b", &d, NAME)],
         };
-        if row.image != Image::Missing {
-            t.image(&ImageFixture::new(id).names(&[NAME]).signatures(&sigs));
+        match row.image {
+            Image::Missing => {}
+            Image::SignedUnnamed => {
+                t.image(&ImageFixture::new(id).signatures(&sigs));
+            }
+            _ => {
+                t.image(&ImageFixture::new(id).names(&[NAME]).signatures(&sigs));
+            }
         }
         let c = ContainerFixture::new(&cid, id).names(&["web"]);
         let c = match row.start {
             Start::ById => c.created_from(&id[..12]),
+            Start::BySha256Id => c.created_from(&format!("sha256:{id}")),
+            Start::ByDigest => c.created_from(&format!("example.com/app@{d}")),
+            Start::ByTagAndDigest => c.created_from(&format!("{NAME}@{d}")),
             Start::BadName => c.created_from("NOT A NAME"),
             _ => c.created_from(NAME),
         };
@@ -429,11 +466,21 @@ mod pipeline {
             );
             // check reaches the same verdict for the same container, except where it cannot
             // see what the hook saw (no runtime state: no annotations, no bundle).
-            if matches!(row.start, Start::ByName | Start::ById | Start::BadName) {
+            if matches!(
+                row.start,
+                Start::ByName
+                    | Start::ById
+                    | Start::BySha256Id
+                    | Start::ByDigest
+                    | Start::ByTagAndDigest
+                    | Start::BadName
+            ) {
                 let store = tree.open();
                 let policy = crate::policy::Policy::load(&policy).expect("policy");
+                let keys = crate::verify::PolicyKeys::load(&policy);
                 let how = Verification {
                     verifier: &Fake,
+                    keys: &keys,
                     cache: None,
                 };
                 let rows = check::evaluate(

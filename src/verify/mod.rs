@@ -182,7 +182,7 @@ fn summarize(failures: &[SigFailure]) -> String {
 /// Why a key source's bytes could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key file {path:?}: {reason}")]
+    #[error("{reason}")]
     Read { path: PathBuf, reason: String },
     #[error("key file {path:?} is larger than {MAX_KEY_BYTES} bytes")]
     TooLarge { path: PathBuf },
@@ -325,13 +325,53 @@ fn accept(
     Ok(verified.expires)
 }
 
+/// The bytes of every key source a policy names, read once, up front: the hook reads them before
+/// it gives up its privileges, as containers/image reads them in the process that pulls (with
+/// root's rights for root). A key source that cannot be read is an error only for a requirement
+/// that is evaluated.
+pub struct PolicyKeys<'p> {
+    loaded: Vec<(&'p KeySource, KeyBytes)>,
+}
+
+/// The bytes of each key of one key source, or why they could not be read.
+pub type KeyBytes = Result<Vec<Vec<u8>>, KeyError>;
+
+impl<'p> PolicyKeys<'p> {
+    /// Reads every `signedBy` key source of `policy` (`load_keys`, each file bounded).
+    pub fn load(policy: &'p crate::policy::Policy) -> PolicyKeys<'p> {
+        let loaded = policy
+            .requirements()
+            .filter_map(|r| match r {
+                Requirement::SignedBy { keys, .. } => Some((keys, load_keys(keys))),
+                _ => None,
+            })
+            .collect();
+        PolicyKeys { loaded }
+    }
+
+    /// No keys read up front (every key source is read when asked for).
+    pub fn empty() -> PolicyKeys<'p> {
+        PolicyKeys { loaded: Vec::new() }
+    }
+
+    /// The bytes of key source `keys`: as read by `load` when `keys` is one of the policy's
+    /// (compared by identity), else read now.
+    pub fn get(&self, keys: &KeySource) -> Result<Vec<Vec<u8>>, KeyError> {
+        self.loaded
+            .iter()
+            .find(|(k, _)| std::ptr::eq(*k, keys))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| load_keys(keys))
+    }
+}
+
 /// The bytes of each key a key source names: one entry per file of `keyPath`/`keyPaths` (each
 /// read with a bound of 16 MiB), or the decoded `keyData`.
 pub fn load_keys(keys: &KeySource) -> Result<Vec<Vec<u8>>, KeyError> {
     let read = |p: &Path| -> Result<Vec<u8>, KeyError> {
         let err = |e: std::io::Error| KeyError::Read {
             path: p.to_path_buf(),
-            reason: e.to_string(),
+            reason: crate::words::unreadable("key file", p, &e),
         };
         let f = std::fs::File::open(p).map_err(err)?;
         let mut buf = Vec::new();

@@ -138,7 +138,7 @@ fn key_sources_that_yield_no_keys_deny() {
     )
     .unwrap_err();
     assert!(
-        e.contains("cannot read key file \"/nonexistent/key.gpg\""),
+        e.contains("key file \"/nonexistent/key.gpg\" does not exist"),
         "{e}"
     );
     let e = eval(
