@@ -19,10 +19,23 @@
 #   /lab/hooks.d           empty hooks dir for tests to fill
 #   /lab/busybox.tar       a static-busybox root file system, imported as localhost/lab/busybox:latest
 #
-# Each `run` is a private mount namespace, like a fresh boot of the root: / of the root is a bind
-# mount of DIR, /proc /sys /dev are the host's, /run is a new tmpfs and /sys/fs/cgroup shows only
-# what crun and runc can use here (see enter_root). The mounts end with the namespace, so nothing
-# is left in the host's mount table.
+# Each `run` is like a fresh boot of the root, and leaves nothing behind when CMD exits:
+#   - a mount namespace of its own: / of the root is a bind mount of DIR, /sys and /dev are the
+#     host's, /proc, /run and /dev/shm are new, and /sys/fs/cgroup shows only what crun and runc
+#     can use here (see enter_root). The mounts end with the namespace: nothing is left in the
+#     host's mount table. podman's runroot and lock memory (/dev/shm/libpod_lock, which the host's
+#     podman uses too) start empty, so containers still running at the end of one `run` would be
+#     orphans to the next;
+#   - hence a PID namespace of its own: when CMD exits, containers it left running are stopped
+#     with podman (which removes their cgroups from the host's hierarchies), and whatever else it
+#     left running (a registry, an agent) is killed with the namespace;
+#   - a network namespace of its own with only loopback up: podman calls netavark whenever
+#     something asks for a bridge network (`podman build` does unless given `--network none`), and
+#     netavark would create a podman0 bridge on the host. A registry started in a `run` is
+#     reachable from that `run` only. PODMAN5_HOSTNET=1 shares the host's network namespace
+#     instead (e.g. to reach a registry on the host's loopback); then pass `--network none` to
+#     every podman build.
+# Storage (/lab/storage: images, stopped containers) persists from one `run` to the next.
 #
 # Needs root, debootstrap (installed with apt-get if missing), unshare, chroot, tar.
 set -euo pipefail
@@ -31,9 +44,11 @@ readonly SUITE=trixie
 readonly VARIANT=minbase
 # python3-cffi-backend: debootstrap does not resolve virtual packages, and python3-cryptography
 # stays unconfigured without a provider of python3-cffi-backend-api-min.
+# catatonit is only recommended by podman, but pods need it for their infra container's image;
+# iproute2 brings up loopback in the root's network namespace.
 readonly PACKAGES=(podman skopeo cosign crun runc catatonit gnupg docker-registry busybox-static
     ca-certificates iptables uidmap python3 python3-cffi-backend python3-cryptography bsdutils
-    jq curl)
+    iproute2 jq curl)
 readonly MARKER=.oci-signature-hook-podman5
 readonly IMAGE=localhost/lab/busybox:latest
 readonly CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -219,7 +234,7 @@ make_image() {
 
 cmd_root() {
     [[ $(id -u) == 0 ]] || die "must run as root"
-    local start=$SECONDS
+    local start=$EPOCHREALTIME
     if root_is_complete; then
         log "reusing the root at $ROOT"
     else
@@ -241,7 +256,8 @@ cmd_root() {
     fi
     write_lab_config
     make_image
-    log "root ready at $ROOT in $((SECONDS - start))s ($(du -sh --one-file-system "$ROOT" | cut -f1)):" \
+    log "root ready at $ROOT in $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s" \
+        "($(du -sh --one-file-system "$ROOT" | cut -f1)):" \
         "$(run_in_root sh -c 'podman --version; crun --version | head -n1; runc --version | head -n1' | paste -sd' ')"
 }
 
@@ -249,16 +265,25 @@ cmd_root() {
 # run
 # ---------------------------------------------------------------------------
 
-# Run a command in the root, in a mount namespace of its own (see enter_root).
+# Run a command in the root, in namespaces of its own (see enter_root; a new IPC namespace keeps
+# SysV IPC objects in it too). With --kill-child, the whole PID namespace dies also when unshare
+# itself is killed.
 run_in_root() {
-    unshare -m --propagation private -- bash "$SELF" _enter "$ROOT" "$@"
+    local net=(--net)
+    if [[ ${PODMAN5_HOSTNET:-} == 1 ]]; then
+        net=()
+    fi
+    unshare --mount --propagation private --pid --fork --kill-child --ipc "${net[@]}" -- \
+        bash "$SELF" _enter "$ROOT" "$@"
 }
 
-# Mount points of the host's cgroup v1 hierarchies under /sys/fs/cgroup.
+# Mount points of the host's cgroup v1 controller hierarchies under /sys/fs/cgroup. Named
+# hierarchies without a controller (name=systemd) are left out: podman creates a pod's cgroup in
+# them too but never removes it there.
 cgroup_v1_mounts() {
     awk '{
         for (i = 7; $i != "-"; i++) {}
-        if ($(i + 1) == "cgroup" && index($5, "/sys/fs/cgroup/") == 1) print $5
+        if ($(i + 1) == "cgroup" && index($5, "/sys/fs/cgroup/") == 1 && $(i + 3) !~ /(^|,)name=/) print $5
     }' /proc/self/mountinfo
 }
 
@@ -284,33 +309,58 @@ mount_cgroups() {
     done
 }
 
-# Runs inside the private mount namespace: make the mounts, then chroot and exec CMD.
+# The environment of commands in the root: nothing from the caller but TERM.
+root_env() {
+    ROOT_ENV=(env -i
+        PATH="$CHROOT_PATH" HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}"
+        PODMAN_IGNORE_CGROUPSV1_WARNING=1
+        CONTAINERS_CONF=/lab/containers.conf
+        CONTAINERS_STORAGE_CONF=/lab/storage.conf
+        CONTAINERS_REGISTRIES_CONF=/lab/registries.conf)
+}
+
+# Containers still running when CMD ends would be killed with the PID namespace, leaving their
+# cgroups behind in the host's hierarchies: stop them with podman first.
+stop_leftover_containers() {
+    local p
+    for p in "$ROOT"/proc/[0-9]*; do
+        if [[ $(cat "$p/comm" 2>/dev/null) == conmon ]]; then
+            chroot "$ROOT" "${ROOT_ENV[@]}" sh -c 'podman pod stop -a -t 0; podman stop -a -t 0' \
+                >/dev/null 2>&1 || true
+            return
+        fi
+    done
+}
+
+# Runs as PID 1 of the new namespaces: make the mounts, run CMD chrooted, stop what it left
+# running, and exit with its status (which ends the namespaces and everything still in them).
 enter_root() {
     # podman wants / to be a mount point.
     mount --bind "$ROOT" "$ROOT"
-    mount --bind /proc "$ROOT/proc"
+    # /proc of the new PID namespace.
+    mount -t proc -o nosuid,nodev,noexec proc "$ROOT/proc"
     mount --bind /sys "$ROOT/sys"
     mount --bind /dev "$ROOT/dev"
-    local d
-    for d in /dev/pts /dev/shm /dev/mqueue; do
-        if mountpoint -q "$d"; then
-            mkdir -p "$ROOT$d"
-            mount --bind "$d" "$ROOT$d"
-        fi
-    done
+    mount --bind /dev/pts "$ROOT/dev/pts"
+    # Not the host's: podman keeps its lock table here (libpod_lock), under the same name as the
+    # host's podman.
+    mount -t tmpfs -o mode=1777,nosuid,nodev shm "$ROOT/dev/shm"
     mount_cgroups
     mount -t tmpfs -o mode=0755,nosuid,nodev run "$ROOT/run"
     mkdir -m 1777 "$ROOT/run/lock"
+    if [[ ${PODMAN5_HOSTNET:-} != 1 ]]; then
+        chroot "$ROOT" /usr/sbin/ip link set lo up
+    fi
     if (($# == 0)); then
         set -- /bin/bash
     fi
-    exec chroot "$ROOT" /usr/bin/env -i \
-        PATH="$CHROOT_PATH" HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
-        PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
-        CONTAINERS_CONF=/lab/containers.conf \
-        CONTAINERS_STORAGE_CONF=/lab/storage.conf \
-        CONTAINERS_REGISTRIES_CONF=/lab/registries.conf \
-        "$@"
+    root_env
+    # In the foreground (not exec'd): CMD keeps the terminal and stdin, and is not PID 1 (which
+    # would ignore SIGINT and SIGTERM); this shell, as PID 1, reaps what gets orphaned.
+    local rc=0
+    chroot "$ROOT" "${ROOT_ENV[@]}" "$@" || rc=$?
+    stop_leftover_containers
+    exit "$rc"
 }
 
 cmd_run() {
@@ -323,8 +373,8 @@ cmd_run() {
 # down
 # ---------------------------------------------------------------------------
 
-# Pids of processes whose root directory is the lab root (containers' conmon, a registry, agents
-# left running by commands given to `run`).
+# Pids of processes whose root directory is the lab root: only left when a `run` was killed
+# before it could end its PID namespace, or while one is still going.
 processes_in_root() {
     local p r
     for p in /proc/[0-9]*; do
@@ -345,6 +395,10 @@ cmd_down() {
     [[ -e $ROOT ]] || return 0
     [[ -e $ROOT/$MARKER ]] || die "$ROOT exists but is not a podman5 root (no $MARKER); refusing to touch it"
     log "removing $ROOT"
+    # Removing pods through podman also removes their cgroups from the host's hierarchies.
+    if root_is_complete; then
+        run_in_root sh -c 'podman pod rm -a -f -t 0; podman rm -a -f -t 0' >/dev/null 2>&1 || true
+    fi
     local pids
     pids=$(processes_in_root)
     if [[ -n $pids ]]; then
