@@ -115,6 +115,11 @@ debian_mirror() {
         printf '%s\n' "${PODMAN5_MIRROR%/}"
         return
     fi
+    # On Ubuntu and other derivatives the apt sources name an archive without trixie.
+    local id
+    # shellcheck disable=SC1091 # a system file
+    id=$(. /etc/os-release && printf '%s' "${ID:-}")
+    [[ $id == debian ]] || die "this machine runs '$id', not Debian: set PODMAN5_MIRROR to a Debian archive"
     local uri
     while IFS= read -r uri; do
         case $uri in
