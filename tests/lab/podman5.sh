@@ -18,6 +18,9 @@
 #   /lab/registries.conf   no search registries: nothing is pulled from the network by accident
 #   /lab/hooks.d           empty hooks dir for tests to fill
 #   /lab/busybox.tar       a static-busybox root file system, imported as localhost/lab/busybox:latest
+# `podman build` reads neither hooks_dir nor netns from containers.conf: give it
+# `--hooks-dir /lab/hooks.d` (else it reads the root's /usr/share and /etc hooks dirs) and
+# `--network none`.
 #
 # Each `run` is like a fresh boot of the root, and leaves nothing behind when CMD exits:
 #   - a mount namespace of its own: / of the root is a bind mount of DIR, /sys and /dev are the
