@@ -10,6 +10,7 @@ use crate::config::Mode;
 pub const USAGE: &str = "\
 usage: oci-signature-hook [OPTIONS] < STATE
        oci-signature-hook check [CHECK OPTIONS] [IMAGE...]
+       oci-signature-hook why [WHY OPTIONS] CONTAINER
 
 An OCI runtime hook (stage prestart): reads the container state on stdin, and exits 0 if the
 container's image satisfies the signature policy, non-zero to block the container's start.
@@ -49,6 +50,13 @@ block and how to fix it. Exits 0 if nothing would be blocked, 1 if something wou
   --format FORMAT         table (the default) or json
   --openpgp IMPL          as above
   -h, --help              print this help
+
+why: shows the last decision the hook made for a container (by name, ID or ID prefix), with the
+reason a blocked start was given: crun, unlike runc, does not show it. Exits 0 if the last
+decision allowed the start, 1 if it blocked it, 2 if there is none.
+  CONTAINER               the container's name, ID, or an ID prefix of 3 or more characters
+  --cache-dir DIR         where the hook keeps its decisions (default as above)
+  -h, --help              print this help
 ";
 
 /// What to do.
@@ -56,6 +64,7 @@ block and how to fix it. Exits 0 if nothing would be blocked, 1 if something wou
 pub enum Command {
     Hook(HookArgs),
     Check(CheckArgs),
+    Why(WhyArgs),
     Help,
     Version,
 }
@@ -104,6 +113,13 @@ pub struct CheckArgs {
     pub all: bool,
     pub images: Vec<String>,
     pub openpgp: OpenPgp,
+}
+
+/// `why`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WhyArgs {
+    pub container: String,
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `check`'s output format.
@@ -194,6 +210,18 @@ const CHECK_FLAGS: &[Flag<CheckFlag>] = &[
     flag("help", Some('h'), CheckFlag::Help),
 ];
 
+/// `why`'s flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WhyFlag {
+    CacheDir,
+    Help,
+}
+
+const WHY_FLAGS: &[Flag<WhyFlag>] = &[
+    flag("cache-dir", None, WhyFlag::CacheDir),
+    flag("help", Some('h'), WhyFlag::Help),
+];
+
 /// What `arg` is in `flags`, or the error for an argument nobody expects.
 fn lookup<T: Copy>(flags: &[Flag<T>], arg: lexopt::Arg<'_>) -> Result<T, String> {
     flags
@@ -214,6 +242,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         if matches!(&arg, Value(v) if v == "check") {
             return parse_check(&mut p);
+        }
+        if matches!(&arg, Value(v) if v == "why") {
+            return parse_why(&mut p);
         }
         match lookup(HOOK_FLAGS, arg)? {
             HookFlag::Policy => hook.policy = Some(value(&mut p)?.into()),
@@ -272,6 +303,29 @@ fn parse_check(p: &mut lexopt::Parser) -> Result<Command, String> {
         return Err("name images or pass --all, not both".into());
     }
     Ok(Command::Check(c))
+}
+
+fn parse_why(p: &mut lexopt::Parser) -> Result<Command, String> {
+    let mut w = WhyArgs::default();
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        if let Value(v) = arg {
+            if !w.container.is_empty() {
+                return Err("why takes one container".into());
+            }
+            w.container = v
+                .into_string()
+                .map_err(|v| format!("{v:?} is not valid UTF-8"))?;
+            continue;
+        }
+        match lookup(WHY_FLAGS, arg)? {
+            WhyFlag::CacheDir => w.cache_dir = Some(value(p)?.into()),
+            WhyFlag::Help => return Ok(Command::Help),
+        }
+    }
+    if w.container.is_empty() {
+        return Err("why needs a container name or ID".into());
+    }
+    Ok(Command::Why(w))
 }
 
 #[cfg(test)]
@@ -356,9 +410,12 @@ mod tests {
     /// flag takes a value exactly when the help names one.
     #[test]
     fn the_help_lists_exactly_the_flags_the_parser_accepts() {
-        let (hook, check) = USAGE
+        let (hook, rest) = USAGE
             .split_once("\ncheck:")
             .expect("the help has a check section");
+        let (check, why) = rest
+            .split_once("\nwhy:")
+            .expect("the help has a why section");
         let hook = hook
             .split_once("\nOptions:\n")
             .expect("an Options section")
@@ -366,6 +423,7 @@ mod tests {
         for (section, table, prefix) in [
             (hook, table_flags(HOOK_FLAGS), &[][..]),
             (check, table_flags(CHECK_FLAGS), &["check"][..]),
+            (why, table_flags(WHY_FLAGS), &["why", "web"][..]),
         ] {
             let listed = help_flags(section);
             let names: BTreeSet<String> = listed.iter().map(|(n, _)| n.clone()).collect();

@@ -2,7 +2,8 @@
 //! admin uses to set the mode without editing the hooks.d JSON:
 //!
 //! ```toml
-//! mode = "warn"   # or "enforce" (the default)
+//! mode = "warn"          # or "enforce" (the default)
+//! imageless = "policy"   # or "allow", "deny": containers without an image (`podman run --rootfs`)
 //! ```
 //!
 //! Only a regular file owned by root and writable by nobody else is used: nothing a container's
@@ -37,11 +38,41 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// What to do with a container that has no image (`podman run --rootfs DIR`, a `podman build`
+/// step `FROM scratch`): there are no signatures to verify, so the hook cannot judge one as it
+/// judges an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Imageless {
+    /// Judge it as an image without a name or signatures: by the policy's default requirements
+    /// (the docker transport's `""` scope, else `default`). A policy whose default is
+    /// `insecureAcceptAnything` allows it; `reject` or `signedBy` denies it.
+    #[default]
+    Policy,
+    /// Allow it, with an audit record.
+    Allow,
+    /// Deny it.
+    Deny,
+}
+
+impl Imageless {
+    /// The setting as written in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Imageless::Policy => "policy",
+            Imageless::Allow => "allow",
+            Imageless::Deny => "deny",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
     pub mode: Option<Mode>,
+    #[serde(default)]
+    pub imageless: Option<Imageless>,
 }
 
 /// Reads the config at `path`. A missing file is the default config. A file that is not
@@ -87,6 +118,16 @@ mod tests {
             Config::default()
         );
         assert!(basic_toml::from_str::<Config>("mode = \"off\"").is_err());
+        for (text, want) in [
+            ("imageless = \"allow\"", Imageless::Allow),
+            ("imageless = \"deny\"", Imageless::Deny),
+            ("imageless = \"policy\"", Imageless::Policy),
+        ] {
+            let c = basic_toml::from_str::<Config>(text).unwrap();
+            assert_eq!(c.imageless, Some(want), "{text}");
+            assert_eq!(want.as_str(), text.split('"').nth(1).unwrap());
+        }
+        assert!(basic_toml::from_str::<Config>("imageless = \"yes\"").is_err());
         assert!(basic_toml::from_str::<Config>("other = 1").is_err());
         assert_eq!("warn".parse::<Mode>(), Ok(Mode::Warn));
         assert!("Warn".parse::<Mode>().is_err());

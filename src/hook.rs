@@ -15,9 +15,9 @@ use crate::exit::Exit;
 use crate::policy::Policy;
 use crate::settings::HookSettings;
 use crate::storage::{self, StorageError, Store};
-use crate::verdict::{self, CacheUse, Decision, Outcome, Reason, Verification};
+use crate::verdict::{self, CacheUse, Decision, ImagelessRule, Outcome, Reason, Verification};
 use crate::verify::PolicyKeys;
-use crate::{privilege, state, words};
+use crate::{decisions, privilege, state, words};
 
 /// Runs the hook for the container whose state is on `stdin`: decides, records, and returns the
 /// exit code (`Allow` for an allow or a warn-mode would-deny, `Deny` otherwise).
@@ -26,7 +26,15 @@ pub fn run(settings: &HookSettings, stdin: impl Read) -> Exit {
     if verdict == Verdict::Deny && settings.mode == Mode::Warn {
         verdict = Verdict::WouldDeny;
     }
-    report(verdict, &record, &settings.syslog_socket)
+    let exit = report(verdict, &record, &settings.syslog_socket);
+    if let Some(dir) = &settings.decisions {
+        let line = match verdict {
+            Verdict::Allow => String::new(),
+            Verdict::Deny | Verdict::WouldDeny => deny_line(&record),
+        };
+        decisions::record(dir, &record.container, &record.format(verdict), &line);
+    }
+    exit
 }
 
 /// Reaches a verdict for the container whose state is on `stdin`, and the record that says so.
@@ -96,6 +104,10 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
     let how = Verification {
         verifier: settings.verifier.as_ref(),
         keys: keys.as_ref().unwrap_or(&empty),
+        imageless: ImagelessRule {
+            setting: settings.imageless,
+            config: settings.config.clone(),
+        },
         cache: settings.cache.as_ref().map(|cache| CacheUse {
             cache,
             policy_bytes,

@@ -12,6 +12,7 @@
 //! | `cli`, `settings` | flags as typed arguments; resolved once into settings |
 //! | `hook` | the prestart command: state → verdict → audit → exit code |
 //! | `check` | what the hook would block, with hints |
+//! | `why`, `decisions` | the last decision for a container, for runtimes that hide the reason |
 //! | `verdict` | the one decision, the fail-closed rule, typed deny reasons |
 //! | `state` | the OCI state on stdin |
 //! | `storage` | containers/storage, read-only and bounded |
@@ -29,6 +30,7 @@ pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod decisions;
 pub mod exit;
 pub mod hook;
 pub mod invoker;
@@ -46,6 +48,7 @@ pub mod storage;
 pub(crate) mod testing;
 pub mod verdict;
 pub mod verify;
+pub mod why;
 pub mod words;
 
 use std::ffi::OsString;
@@ -71,6 +74,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
         Ok(cli::Command::Check(args)) => {
             let who = invoker::detect();
             check::run(&CheckSettings::resolve(args, &who), &who)
+        }
+        Ok(cli::Command::Why(args)) => {
+            let who = invoker::detect();
+            why::run(&args, &who)
         }
         Ok(cli::Command::Hook(args)) => {
             let who = invoker::detect();

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::cache::{self, Cache};
 use crate::cli::{CheckArgs, HookArgs, OpenPgp};
-use crate::config::{self, Mode};
+use crate::config::{self, Imageless, Mode};
 use crate::invoker::{self, Invoker};
 use crate::verify::{self, Verifier};
-use crate::{audit, policy, storage};
+use crate::{audit, decisions, policy, storage, words};
 
 /// What the prestart hook runs with.
 pub struct HookSettings {
@@ -18,10 +18,16 @@ pub struct HookSettings {
     pub policy: PathBuf,
     /// `--mode`, else the config file's `mode`, else enforce.
     pub mode: Mode,
+    /// The config file's `imageless`, else `policy`; and the file, for reasons that name it.
+    pub imageless: Imageless,
+    pub config: PathBuf,
     /// Where audit records go (`--syslog-socket`, else `/dev/log`).
     pub syslog_socket: PathBuf,
     /// The verdict cache, unless `--no-cache` or no private directory could be had.
     pub cache: Option<Cache>,
+    /// Where the last decision for each container is kept for `why` (`decisions`): under
+    /// `--cache-dir`, else the cache's default directory; none if it is not private.
+    pub decisions: Option<PathBuf>,
     /// How long everything after the hook starts may take before it denies (`--timeout`,
     /// default 10 s).
     pub timeout: Duration,
@@ -36,23 +42,32 @@ impl HookSettings {
     /// Resolves the hook's flags for `who`. Never fails: a config file that cannot be trusted is
     /// said on stderr, and the hook enforces.
     pub fn resolve(args: HookArgs, who: &Invoker) -> HookSettings {
-        let mode = args
-            .mode
-            .unwrap_or_else(|| configured_mode(args.config.as_deref(), who));
+        let config_path = args
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG));
+        let config = trusted_config(&config_path, who);
+        let mode = args.mode.or(config.mode).unwrap_or_default();
+        let state_dir = args
+            .cache_dir
+            .clone()
+            .or_else(|| cache::default_dir(who.rootless()));
         let cache = if args.no_cache {
             None
         } else {
-            args.cache_dir
-                .or_else(|| cache::default_dir(who.rootless()))
-                .and_then(|d| Cache::open(&d))
+            state_dir.as_deref().and_then(Cache::open)
         };
+        let decisions = state_dir.as_deref().and_then(decisions::open);
         HookSettings {
             policy: args.policy.unwrap_or_else(|| policy::default_path(who)),
             mode,
+            imageless: config.imageless.unwrap_or_default(),
+            config: config_path,
             syslog_socket: args
                 .syslog_socket
                 .unwrap_or_else(|| audit::DEFAULT_SOCKET.into()),
             cache,
+            decisions,
             timeout: args.timeout.unwrap_or(storage::LOCK_WAIT),
             verifier: verifier(args.openpgp),
             rootless: who.rootless(),
@@ -70,6 +85,10 @@ pub struct CheckSettings {
     /// For hints (`--registries.d`, else the system's or the user's).
     pub registries_d: PathBuf,
     pub verifier: Box<dyn Verifier>,
+    /// The hook's config file's `imageless`, so that `check` judges image-less containers as
+    /// the hook does; and that file.
+    pub imageless: Imageless,
+    pub config: PathBuf,
 }
 
 impl CheckSettings {
@@ -85,6 +104,10 @@ impl CheckSettings {
                 .clone()
                 .unwrap_or_else(crate::registries::default_dir),
             verifier: verifier(args.openpgp),
+            imageless: trusted_config(Path::new(config::DEFAULT_CONFIG), who)
+                .imageless
+                .unwrap_or_default(),
+            config: PathBuf::from(config::DEFAULT_CONFIG),
             args,
         }
     }
@@ -99,21 +122,24 @@ pub fn verifier(which: OpenPgp) -> Box<dyn Verifier> {
     }
 }
 
-/// The mode set in the hook's config file; enforce if it says nothing or cannot be trusted. The
+/// The hook's config file, if it can be trusted; else the defaults (enforce, `imageless =
+/// "policy"`), said on stderr. The
 /// file must belong to root: inside a rootless user's namespace, host root's files appear owned by
 /// the overflow UID, and uid 0 there is the user, whose files do not count.
-fn configured_mode(path: Option<&Path>, who: &Invoker) -> Mode {
-    let path = path.unwrap_or(Path::new(config::DEFAULT_CONFIG));
+fn trusted_config(path: &Path, who: &Invoker) -> config::Config {
     let root = if who.in_user_namespace {
         invoker::overflow_uid()
     } else {
         0
     };
     match config::load(path, root) {
-        Ok(c) => c.mode.unwrap_or_default(),
+        Ok(c) => c,
         Err(e) => {
-            eprintln!("oci-signature-hook: {}; enforcing", audit::sanitize(&e));
-            Mode::Enforce
+            eprintln!(
+                "oci-signature-hook: {}; using the defaults (enforce)",
+                words::plain(&audit::sanitize(&e))
+            );
+            config::Config::default()
         }
     }
 }

@@ -16,10 +16,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::cache::{self, Cache, Hit};
-use crate::config::Mode;
+use crate::config::{Imageless, Mode};
 use crate::manifest;
 use crate::policy::{self, KeySource, Policy, PolicyError, Requirement, Scope};
 use crate::privilege::PrivilegeError;
@@ -97,6 +98,12 @@ pub enum Grounds {
     Cached(Hit),
     /// An error stood before the verdict, and the policy accepts any image anyway.
     AcceptsAnything(Reason),
+    /// The container has no image, and the hook's config file says to allow that (`imageless`),
+    /// or (`imageless = "policy"`) the policy's default requirements passed.
+    Imageless {
+        rule: ImagelessRule,
+        passed: Option<Passed>,
+    },
 }
 
 impl fmt::Display for Grounds {
@@ -106,6 +113,7 @@ impl fmt::Display for Grounds {
             Grounds::Requirements { .. } => f.write_str("every requirement is satisfied"),
             Grounds::Cached(_) => f.write_str("every requirement is satisfied (cached verdict)"),
             Grounds::AcceptsAnything(r) => write!(f, "the policy accepts any image ({r})"),
+            Grounds::Imageless { rule, .. } => write!(f, "{rule}"),
         }
     }
 }
@@ -134,6 +142,13 @@ pub enum Reason {
     /// A requirement of the policy failed (`type: reason`).
     #[error(transparent)]
     Requirement(#[from] Failure),
+    /// The container has no image, and the config file's `imageless` denies it (or, with
+    /// `"policy"`, the policy's default requirements failed).
+    #[error("{rule}{}", failure.as_ref().map(|f| format!(": {f}")).unwrap_or_default())]
+    Imageless {
+        rule: ImagelessRule,
+        failure: Option<Failure>,
+    },
 }
 
 impl Reason {
@@ -179,7 +194,10 @@ pub fn settle(policy: Option<&Policy>, result: Result<Grounds, Reason>) -> Outco
         Err(reason) => reason,
     };
     match (reason, policy) {
-        (r @ (Reason::State(_) | Reason::Policy(_)), _) => Outcome::Deny(r),
+        // No state or policy to consult; or the admin's explicit word on image-less containers.
+        (r @ (Reason::State(_) | Reason::Policy(_) | Reason::Imageless { .. }), _) => {
+            Outcome::Deny(r)
+        }
         (r, Some(p)) if p.accepts_anything() => Outcome::Allow(Grounds::AcceptsAnything(r)),
         (r, _) => Outcome::Deny(r),
     }
@@ -302,13 +320,81 @@ impl EngineClaims<'_> {
     }
 }
 
-/// How signatures are verified: the OpenPGP implementation, the policy's keys (read up front),
-/// and optionally the verdict cache with the inputs of a verdict the evaluation does not otherwise
-/// see.
+/// How images are judged: the OpenPGP implementation, the policy's keys (read up front), what
+/// to do with a container that has no image, and optionally the verdict cache with the inputs of
+/// a verdict the evaluation does not otherwise see.
 pub struct Verification<'a> {
     pub verifier: &'a dyn Verifier,
     pub keys: &'a PolicyKeys<'a>,
+    pub imageless: ImagelessRule,
     pub cache: Option<CacheUse<'a>>,
+}
+
+/// The config file's `imageless` setting and the file it comes from, for reasons that say which
+/// setting decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagelessRule {
+    pub setting: Imageless,
+    pub config: PathBuf,
+}
+
+impl fmt::Display for ImagelessRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (setting, config) = (self.setting.as_str(), self.config.display());
+        match self.setting {
+            Imageless::Policy => write!(
+                f,
+                "the container has no image; imageless = \"{setting}\" ({config}) judges it by the policy's default requirements"
+            ),
+            _ => write!(
+                f,
+                "the container has no image; imageless = \"{setting}\" ({config})"
+            ),
+        }
+    }
+}
+
+/// Judges a container that has no image (`podman run --rootfs`, a build step `FROM scratch`)
+/// by the `imageless` rule: allow, deny, or the policy's requirements for an image with no name
+/// and no signatures.
+pub fn imageless(policy: &Policy, how: &Verification) -> Decision {
+    let rule = how.imageless.clone();
+    let (scope, result) = match rule.setting {
+        Imageless::Allow => (None, Ok(Grounds::Imageless { rule, passed: None })),
+        Imageless::Deny => (
+            None,
+            Err(Reason::Imageless {
+                rule,
+                failure: None,
+            }),
+        ),
+        Imageless::Policy => {
+            let (reqs, scope) = policy.requirements_for(None);
+            let nothing = Subject {
+                reference: None,
+                manifest_digest: "",
+                signatures: &[],
+            };
+            let result = match verify::evaluate_with_keys(reqs, Some(nothing), how.verifier, &|k| {
+                how.keys.get(k)
+            }) {
+                Ok(passed) => Ok(Grounds::Imageless {
+                    rule,
+                    passed: Some(passed),
+                }),
+                Err(f) => Err(Reason::Imageless {
+                    rule,
+                    failure: Some(f),
+                }),
+            };
+            (Some(scope), result)
+        }
+    };
+    Decision {
+        scope,
+        image: None,
+        outcome: settle(Some(policy), result),
+    }
 }
 
 /// The verdict cache, and the verdict's inputs besides the image: the policy file's bytes and the
@@ -340,6 +426,9 @@ pub fn container(
     deadline: Instant,
     how: &Verification,
 ) -> (Option<Reference>, Decision) {
+    if container.image_id.is_empty() {
+        return (None, imageless(policy, how));
+    }
     let reference = match claimed_reference(store, container, deadline) {
         Ok(r) => r,
         Err(e) => {

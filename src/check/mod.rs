@@ -29,7 +29,9 @@ use crate::reference::Reference;
 use crate::registries::RegistriesD;
 use crate::settings::CheckSettings;
 use crate::storage::{self, ImageSummary, Location, Store};
-use crate::verdict::{self, Decision, NameError, Outcome, Reason, UnparsedImage, Verification};
+use crate::verdict::{
+    self, Decision, ImagelessRule, NameError, Outcome, Reason, UnparsedImage, Verification,
+};
 use crate::verify::PolicyKeys;
 
 /// One line of the report.
@@ -107,6 +109,10 @@ pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
     let how = Verification {
         verifier: settings.verifier.as_ref(),
         keys: &keys,
+        imageless: ImagelessRule {
+            setting: settings.imageless,
+            config: settings.config.clone(),
+        },
         cache: None,
     };
     let rows = match evaluate(&store, &policy, &registries, args, &how) {

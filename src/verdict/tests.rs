@@ -116,16 +116,17 @@ mod pipeline {
     use crate::audit::Verdict;
     use crate::check;
     use crate::cli::CheckArgs;
-    use crate::config::Mode;
+    use crate::config::{Imageless, Mode};
     use crate::hook;
     use crate::registries::RegistriesD;
     use crate::settings::HookSettings;
     use crate::testing::{
         hex64, manifest_digest, sig, signed_by, ContainerFixture, Fake, ImageFixture, Tree,
     };
-    use crate::verdict::Verification;
+    use crate::verdict::{ImagelessRule, Verification};
 
     const NAME: &str = "example.com/app:1";
+    const CONFIG: &str = "/etc/containers/oci-signature-hook.conf";
 
     /// The image under test: signed by key `a` for NAME unless a row says otherwise.
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -363,8 +364,11 @@ mod pipeline {
         HookSettings {
             policy,
             mode: Mode::Enforce,
+            imageless: Imageless::Policy,
+            config: CONFIG.into(),
             syslog_socket: "/nonexistent/oci-signature-hook-test.sock".into(),
             cache: None,
+            decisions: None,
             timeout: Duration::from_secs(2),
             verifier: Box::new(Fake),
             rootless: false,
@@ -481,6 +485,10 @@ mod pipeline {
                 let how = Verification {
                     verifier: &Fake,
                     keys: &keys,
+                    imageless: ImagelessRule {
+                        setting: Imageless::Policy,
+                        config: CONFIG.into(),
+                    },
                     cache: None,
                 };
                 let rows = check::evaluate(
