@@ -313,3 +313,107 @@ fn annotations_labels_and_env_cannot_loosen_the_verdict() {
     assert!(!started(&r));
     assert!(r.records[0].contains("verdict=deny"), "{:?}", r.records);
 }
+
+/// podman pattern-matches a runtime's error: "no such file or directory" and "not found" turn a
+/// blocked start into "command not found" and exit code 127. The hook says it in its own words.
+#[test]
+fn a_missing_key_file_blocks_with_exit_126_in_the_hooks_words() {
+    let r = run(
+        &lab().image("signed"),
+        r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/nonexistent/trusted.gpg"}]}"#,
+    );
+    assert!(!started(&r));
+    assert_eq!(r.out.status.code(), Some(126), "{}", stderr(&r));
+    let err = stderr(&r);
+    assert!(
+        err.contains("key file \"/nonexistent/trusted.gpg\" does not exist"),
+        "{err}"
+    );
+    let lower = err.to_lowercase();
+    for misread in ["no such file", "not found", "permission denied"] {
+        assert!(!lower.contains(misread), "{misread:?} in: {err}");
+    }
+}
+
+/// As podman pull reads it: root's hook reads a key file in a directory only its owner (another
+/// user) may enter, before it gives up its capabilities.
+#[test]
+fn a_key_in_another_users_private_directory_is_read_with_roots_rights() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new("key-owner");
+    let private = dir.path().join("home-of-someone");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::copy(
+        lab().expand("$KEYS/trusted.gpg"),
+        private.join("trusted.gpg"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&private, Some(54321), Some(54321)).unwrap();
+    std::os::unix::fs::chown(private.join("trusted.gpg"), Some(54321), Some(54321)).unwrap();
+    let policy = format!(
+        r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}}]}}"#,
+        private.join("trusted.gpg").display()
+    );
+    let r = run(&lab().image("signed"), &policy);
+    assert!(started(&r), "{}", stderr(&r));
+}
+
+/// Every deny names the container and its image, also when the policy itself is what failed.
+#[test]
+fn an_invalid_policy_deny_names_the_container_and_the_image() {
+    let image = lab().image("signed");
+    let r = run_with(
+        lab().podman(),
+        &image,
+        r#"{"default":[{"type":"insecureAcceptAnything"}],"extra":1}"#,
+        &[],
+        &["--name", "invalid-policy-victim"],
+    );
+    assert!(!started(&r));
+    let err = stderr(&r);
+    assert!(
+        err.contains("container invalid-policy-victim (ID "),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "image {image} (ID {})",
+            &lab().get("IMAGE_ID_SIGNED")[..12]
+        )),
+        "{err}"
+    );
+    let rec = &r.records[0];
+    assert!(rec.contains("name=invalid-policy-victim"), "{rec}");
+    assert!(rec.contains(&format!("image={image}")), "{rec}");
+    assert!(
+        rec.contains(&format!("image_id={}", lab().get("IMAGE_ID_SIGNED"))),
+        "{rec}"
+    );
+}
+
+/// One image, one answer, however `podman run` names it.
+#[test]
+fn every_spelling_of_an_image_gets_one_answer() {
+    for (name, signed) in [("signed", true), ("unsigned", false)] {
+        let image = lab().image(name);
+        let upper = name.to_uppercase();
+        let id = lab().get(&format!("IMAGE_ID_{upper}")).to_string();
+        let digest = lab().get(&format!("DIGEST_{upper}")).to_string();
+        let repo = image.rsplit_once(':').unwrap().0.to_string();
+        for spelling in [
+            image.clone(),
+            id.clone(),
+            id[..12].to_string(),
+            format!("sha256:{id}"),
+            format!("{repo}@{digest}"),
+            format!("{image}@{digest}"),
+        ] {
+            let r = run(&spelling, TRUSTED);
+            assert_eq!(started(&r), signed, "{spelling}: {}", stderr(&r));
+            if !signed {
+                assert_eq!(r.out.status.code(), Some(126), "{spelling}");
+            }
+        }
+    }
+}
