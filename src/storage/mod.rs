@@ -56,8 +56,6 @@ pub enum StorageError {
     Parse { path: PathBuf, reason: String },
     #[error("container {0} is not in containers/storage")]
     UnknownContainer(String),
-    #[error("container {0} has no image (it was not created from an image)")]
-    NoImage(String),
     #[error("image {0} is not in containers/storage")]
     UnknownImage(String),
     #[error("image {id}: {reason}")]

@@ -26,7 +26,11 @@ pub struct Container {
     pub id: String,
     /// Its names (podman's `--name`).
     pub names: Vec<String>,
+    /// Its image's ID; empty for a container made without an image (podman's `run --rootfs`,
+    /// buildah's working container `FROM scratch`).
     pub image_id: String,
+    /// Its read-write layer's ID.
+    pub layer: String,
     /// The reference the container was created from (podman's and CRI-O's `image-name`).
     pub image_name: Option<String>,
 }
@@ -38,16 +42,28 @@ pub struct ImageSummary {
     pub names: Vec<String>,
 }
 
-/// One record of containers.json.
+/// One record of containers.json. A missing or `null` member reads as empty, as Go decodes it.
 #[derive(Deserialize)]
 struct ContainerRecord {
     id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     names: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     image: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
+    layer: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
     metadata: String,
+}
+
+/// A JSON `null` as the type's empty value, as Go's `encoding/json` leaves a field it decodes
+/// `null` into.
+fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The parts of a container's metadata (a JSON string inside its record) that the hook reads.
@@ -100,7 +116,8 @@ pub(super) fn lock(dir: &Dir, name: &str, deadline: Instant) -> Result<Option<Re
     })
 }
 
-/// The container's record in one containers directory, if it is there.
+/// The container's record in one containers directory, if it is there. A container without an
+/// image is returned with an empty `image_id`: the caller decides what that means.
 pub(super) fn find_container(dir: &Dir, id: &str, deadline: Instant) -> Result<Option<Container>> {
     let _lock = lock(dir, "containers.lock", deadline)?;
     // The volatile file is loaded after the other, so its record would win.
@@ -121,18 +138,14 @@ pub(super) fn find_container(dir: &Dir, id: &str, deadline: Instant) -> Result<O
     let Some((rec, path)) = found else {
         return Ok(None);
     };
-    if rec.image.is_empty() {
-        return Err(StorageError::NoImage(id.into()));
-    }
     container_of(rec, &path).map(Some)
 }
 
-/// Every container record in one containers directory.
+/// Every container record in one containers directory, those without an image included.
 pub(super) fn all_containers(dir: &Dir, deadline: Instant) -> Result<Vec<Container>> {
     let _lock = lock(dir, "containers.lock", deadline)?;
     container_records(dir)?
         .into_iter()
-        .filter(|(r, _)| !r.image.is_empty())
         .map(|(r, path)| container_of(r, &path))
         .collect()
 }
@@ -194,7 +207,8 @@ fn quick_record<T: HasId + DeserializeOwned>(dir: &Dir, file: &str, id: &str) ->
     }
 }
 
-/// The records of containers.json and volatile-containers.json, each with its file.
+/// The records of containers.json and volatile-containers.json, each with its file, in the order
+/// containers/storage loads them.
 fn container_records(dir: &Dir) -> Result<Vec<(ContainerRecord, PathBuf)>> {
     let mut out = Vec::new();
     for file in ["containers.json", "volatile-containers.json"] {
@@ -228,6 +242,7 @@ fn container_of(rec: ContainerRecord, path: &Path) -> Result<Container> {
         id: rec.id,
         names: rec.names,
         image_id: rec.image,
+        layer: rec.layer,
         image_name: meta.image_name.filter(|n| !n.is_empty()),
     })
 }
