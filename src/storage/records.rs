@@ -58,7 +58,7 @@ struct ContainerRecord {
 
 /// A JSON `null` as the type's empty value, as Go's `encoding/json` leaves a field it decodes
 /// `null` into.
-fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+pub(super) fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de> + Default,
@@ -81,6 +81,9 @@ pub(super) struct ImageRecord {
     pub digest: String,
     #[serde(default)]
     pub names: Vec<String>,
+    /// The image's top layer.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub layer: String,
     #[serde(default)]
     pub metadata: String,
     #[serde(rename = "big-data-names", default)]
@@ -92,7 +95,7 @@ pub(super) struct ImageRecord {
 }
 
 /// A record that `quick_record` can check it found the right one of.
-trait HasId {
+pub(super) trait HasId {
     fn id(&self) -> &str;
 }
 
@@ -150,6 +153,24 @@ pub(super) fn all_containers(dir: &Dir, deadline: Instant) -> Result<Vec<Contain
         .collect()
 }
 
+/// The container whose read-write layer is `layer` in one containers directory, if it is there;
+/// the record containers/storage would load last wins.
+pub(super) fn container_with_layer(
+    dir: &Dir,
+    layer: &str,
+    deadline: Instant,
+) -> Result<Option<Container>> {
+    let _lock = lock(dir, "containers.lock", deadline)?;
+    let found = container_records(dir)?
+        .into_iter()
+        .rev()
+        .find(|(c, _)| c.layer == layer);
+    match found {
+        Some((rec, path)) => container_of(rec, &path).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The record of image `id` in one image store's images.json, if it is there. The caller holds
 /// the store's images lock.
 pub(super) fn find_image(dir: &Dir, id: &str) -> Result<Option<ImageRecord>> {
@@ -175,7 +196,11 @@ pub(super) fn image_records(dir: &Dir) -> Result<Vec<ImageRecord>> {
 
 /// The record of `id` in `file`, found without parsing the rest of the file (`fs::find_record`);
 /// `None` when that finds nothing usable, and the caller parses the whole file.
-fn quick_record<T: HasId + DeserializeOwned>(dir: &Dir, file: &str, id: &str) -> Result<Option<T>> {
+pub(super) fn quick_record<T: HasId + DeserializeOwned>(
+    dir: &Dir,
+    file: &str,
+    id: &str,
+) -> Result<Option<T>> {
     let path = dir.path().join(file);
     let f = match dir.file(file) {
         Ok(f) => f,
