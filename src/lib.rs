@@ -25,6 +25,7 @@
 //! | `words` | messages in words podman does not misread |
 
 pub mod audit;
+pub mod build;
 pub mod cache;
 pub mod check;
 pub mod cli;
