@@ -32,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod hook;
+pub mod infra;
 pub mod invoker;
 mod json;
 pub mod manifest;
