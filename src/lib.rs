@@ -26,6 +26,7 @@
 //! | `words` | messages in words podman does not misread |
 
 pub mod audit;
+pub mod build;
 pub mod cache;
 pub mod check;
 pub mod cli;
@@ -33,6 +34,7 @@ pub mod config;
 pub mod decisions;
 pub mod exit;
 pub mod hook;
+pub mod infra;
 pub mod invoker;
 mod json;
 pub mod manifest;

@@ -1,7 +1,7 @@
 //! Test support shared by the unit tests, so that the pipeline can be tested without root, podman
 //! or gpg: containers/storage fixture trees written the way containers/storage and containers/image
-//! write them ([`Tree`], [`ImageFixture`], [`ContainerFixture`]), and a fake OpenPGP
-//! implementation ([`Fake`]) with signatures made by [`sig`].
+//! write them ([`Tree`], [`ImageFixture`], [`ContainerFixture`], [`LayerFixture`], and buildah's
+//! state files), and a fake OpenPGP implementation ([`Fake`]) with signatures made by [`sig`].
 //!
 //! A typical pipeline test:
 //!
@@ -13,7 +13,9 @@
 //! let store = t.store(&cid); // and the policy: signed_by("a"), verified with Fake
 //! ```
 //!
-//! Ref: containers/storage `images.go`, `containers.go` (the record files and big-data names),
+//! Ref: containers/storage `images.go`, `containers.go`, `layers.go` (the record files and
+//! big-data names), `drivers/overlay/overlay.go` and `drivers/vfs/driver.go` (layer directories),
+//! buildah `buildah.go` (`buildah.json`),
 //! containers/image `storage/storage_dest.go` (which big-data items and metadata a pull stores),
 //! `signature/simple.go` (the payload) and `internal/signature/signature.go` (the stored form).
 
@@ -84,10 +86,12 @@ pub(crate) fn stored(signature: &Signature) -> Vec<u8> {
 }
 
 /// A containers/storage graph root in a temporary directory (removed on drop), with one graph
-/// driver's `<driver>-containers` and `<driver>-images` directories and their lock files.
-/// Images and containers added with [`Tree::image`] and [`Tree::container`] accumulate in
-/// `images.json` and `containers.json` (or `volatile-containers.json`), which are rewritten whole
-/// after each addition, each record starting with its `"id"` as containers/storage writes them.
+/// driver's `<driver>-containers`, `<driver>-images` and `<driver>-layers` directories and their
+/// lock files. Images, containers and layers added with [`Tree::image`], [`Tree::container`] and
+/// [`Tree::layer`] accumulate in `images.json`, `containers.json` (or
+/// `volatile-containers.json`) and `layers.json` (or `volatile-layers.json`), which are rewritten
+/// whole after each addition, each record starting with its `"id"` as containers/storage writes
+/// them.
 pub(crate) struct Tree {
     _dir: tempfile::TempDir,
     /// The graph root.
@@ -95,6 +99,7 @@ pub(crate) struct Tree {
     pub driver: String,
     images: RefCell<Vec<String>>,
     containers: RefCell<BTreeMap<&'static str, Vec<String>>>,
+    layers: RefCell<BTreeMap<&'static str, Vec<String>>>,
 }
 
 impl Tree {
@@ -116,9 +121,11 @@ impl Tree {
             driver: driver.into(),
             images: RefCell::default(),
             containers: RefCell::default(),
+            layers: RefCell::default(),
         };
         write(&t.containers_dir().join("containers.lock"), b"");
         write(&t.images_dir().join("images.lock"), b"");
+        write(&t.layers_dir().join("layers.lock"), b"");
         t
     }
 
@@ -130,6 +137,60 @@ impl Tree {
     /// `<root>/<driver>-images`.
     pub fn images_dir(&self) -> PathBuf {
         self.root.join(format!("{}-images", self.driver))
+    }
+
+    /// `<root>/<driver>-layers`.
+    pub fn layers_dir(&self) -> PathBuf {
+        self.root.join(format!("{}-layers", self.driver))
+    }
+
+    /// The directory of layer `id`'s own files: `<root>/overlay/<id>/diff` for overlay,
+    /// `<root>/vfs/dir/<id>` for vfs (and the vfs form for any other driver).
+    pub fn layer_path(&self, id: &str) -> PathBuf {
+        match self.driver.as_str() {
+            "overlay" => self.root.join("overlay").join(id).join("diff"),
+            _ => self.root.join("vfs/dir").join(id),
+        }
+    }
+
+    /// Writes `layer`'s record, appended to its layers file, and its directory with its files.
+    /// Returns the directory ([`Tree::layer_path`]).
+    pub fn layer(&self, layer: &LayerFixture) -> PathBuf {
+        let record = LayerRecord {
+            id: &layer.id,
+            parent: layer.parent.as_deref(),
+            created: "2024-01-01T00:00:00Z",
+        };
+        let record = serde_json::to_string(&record).expect("record encodes");
+        let file = if layer.volatile {
+            "volatile-layers.json"
+        } else {
+            "layers.json"
+        };
+        let mut layers = self.layers.borrow_mut();
+        let records = layers.entry(file).or_default();
+        records.push(record);
+        self.write_layers_json(file, &format!("[{}]", records.join(",")));
+        let dir = self.layer_path(&layer.id);
+        std::fs::create_dir_all(&dir).expect("create the layer directory");
+        for (name, data) in &layer.files {
+            write(&dir.join(name), data);
+        }
+        dir
+    }
+
+    /// Replaces the layers file `file` (`layers.json` or `volatile-layers.json`) with `json`,
+    /// verbatim.
+    pub fn write_layers_json(&self, file: &str, json: &str) {
+        write(&self.layers_dir().join(file), json.as_bytes());
+    }
+
+    /// Writes buildah's state file for container `cid`, `<driver>-containers/<cid>/userdata/
+    /// buildah.json`, verbatim, and returns its path.
+    pub fn buildah_json(&self, cid: &str, json: &[u8]) -> PathBuf {
+        let path = self.bundle(cid).join("buildah.json");
+        write(&path, json);
+        path
     }
 
     /// The bundle path of container `cid`, `<root>/<driver>-containers/<cid>/userdata`, created.
@@ -219,6 +280,7 @@ impl Tree {
             id,
             digest: &record_digest,
             names: &image.names,
+            layer: &image.layer,
             metadata: serde_json::to_string(&meta).expect("metadata encodes"),
             big_data_names: items.iter().map(|(k, _)| k.as_str()).collect(),
             big_data_sizes: items.iter().map(|(k, v)| (k.as_str(), v.len())).collect(),
@@ -243,6 +305,7 @@ impl Tree {
             id: &container.id,
             names: &container.names,
             image: &container.image_id,
+            layer: &container.layer,
             metadata: metadata.unwrap_or_default(),
         };
         let record = serde_json::to_string(&record).expect("record encodes");
@@ -295,6 +358,7 @@ pub(crate) struct StoredImage {
 pub(crate) struct ImageFixture {
     id: String,
     names: Vec<String>,
+    layer: String,
     signatures: Vec<Vec<u8>>,
     list: Option<ListFixture>,
 }
@@ -317,6 +381,12 @@ impl ImageFixture {
     /// Its names (`registry/repository:tag` references, as podman stores them).
     pub fn names(mut self, names: &[&str]) -> ImageFixture {
         self.names = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// Its top layer (the record's `layer`).
+    pub fn layer(mut self, layer: &str) -> ImageFixture {
+        self.layer = layer.into();
         self
     }
 
@@ -354,6 +424,7 @@ impl ImageFixture {
 pub(crate) struct ContainerFixture {
     id: String,
     image_id: String,
+    layer: String,
     names: Vec<String>,
     created_from: Option<String>,
     volatile: bool,
@@ -386,6 +457,49 @@ impl ContainerFixture {
         self.volatile = true;
         self
     }
+
+    /// Its read-write layer (the record's `layer`).
+    pub fn layer(mut self, layer: &str) -> ContainerFixture {
+        self.layer = layer.into();
+        self
+    }
+}
+
+/// A layer for [`Tree::layer`]: its ID, its parent and the files of its directory.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LayerFixture {
+    id: String,
+    parent: Option<String>,
+    files: Vec<(String, Vec<u8>)>,
+    volatile: bool,
+}
+
+impl LayerFixture {
+    /// Layer `id` (64 lowercase hex digits), a base layer with an empty directory.
+    pub fn new(id: &str) -> LayerFixture {
+        LayerFixture {
+            id: id.into(),
+            ..LayerFixture::default()
+        }
+    }
+
+    /// Its parent layer.
+    pub fn parent(mut self, parent: &str) -> LayerFixture {
+        self.parent = Some(parent.into());
+        self
+    }
+
+    /// A file `name` (a path relative to the layer directory) holding `data`.
+    pub fn file(mut self, name: &str, data: &[u8]) -> LayerFixture {
+        self.files.push((name.into(), data.to_vec()));
+        self
+    }
+
+    /// Recorded in `volatile-layers.json`, not `layers.json`.
+    pub fn volatile(mut self) -> LayerFixture {
+        self.volatile = true;
+        self
+    }
 }
 
 /// An images.json record, in containers/storage's field order (`id` first).
@@ -395,6 +509,8 @@ struct ImageRecord<'a> {
     digest: &'a str,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     names: &'a [String],
+    #[serde(skip_serializing_if = "str::is_empty")]
+    layer: &'a str,
     metadata: String,
     #[serde(rename = "big-data-names")]
     big_data_names: Vec<&'a str>,
@@ -423,8 +539,20 @@ struct ContainerRecord<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     names: &'a [String],
     image: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    layer: &'a str,
     #[serde(skip_serializing_if = "String::is_empty")]
     metadata: String,
+}
+
+/// A layers.json record, in containers/storage's field order (`id` first; no `parent` for a base
+/// layer).
+#[derive(Serialize)]
+struct LayerRecord<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'a str>,
+    created: &'a str,
 }
 
 fn write(path: &Path, data: &[u8]) {

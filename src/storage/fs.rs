@@ -6,7 +6,7 @@
 //! Ref: containers/storage `pkg/lockfile/lockfile_unix.go` (the `fcntl` locks on `*.lock` files),
 //! `containers.go` and `images.go` (`save`: how the JSON record files are written).
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -45,9 +45,15 @@ impl Dir {
         })
     }
 
-    /// Opens the file `name` (one component) for reading, refusing a symlink.
+    /// Opens the file `name` (one component) for reading, refusing a symlink and anything but a
+    /// regular file. It is opened non-blocking, so that a FIFO in its place cannot stall the open,
+    /// and made blocking again once it is known to be a regular file.
     pub fn file(&self, name: &str) -> io::Result<File> {
-        let fd = open_at(self.fd.as_raw_fd(), component(name)?, libc::O_NOFOLLOW)?;
+        let fd = open_at(
+            self.fd.as_raw_fd(),
+            component(name)?,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        )?;
         let file = File::from(fd);
         if !file.metadata()?.is_file() {
             return Err(io::Error::new(
@@ -55,7 +61,14 @@ impl Dir {
                 "not a regular file",
             ));
         }
+        clear_nonblocking(&file)?;
         Ok(file)
+    }
+
+    /// The names of the directory's first `limit` entries, in the order the file system lists
+    /// them, without `.` and `..`; reading stops there, so a huge directory costs no more.
+    pub fn names(&self, limit: usize) -> io::Result<Vec<OsString>> {
+        list(self.fd.as_raw_fd(), limit)
     }
 
     /// Reads the file `name` whole, refusing one larger than `max` bytes.
@@ -177,6 +190,65 @@ fn open_at(dirfd: libc::c_int, path: &Path, flags: libc::c_int) -> io::Result<Ow
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Clears `O_NONBLOCK` on an open file.
+#[allow(unsafe_code)]
+fn clear_nonblocking(file: &File) -> io::Result<()> {
+    // SAFETY: `file` is an open descriptor; F_GETFL and F_SETFL take and return plain ints.
+    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+    if flags == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The first `limit` entry names of the directory `dirfd`, through a descriptor of its own (a new
+/// open of `.`), so that the listing does not move `dirfd`'s offset.
+#[allow(unsafe_code)]
+fn list(dirfd: libc::c_int, limit: usize) -> io::Result<Vec<OsString>> {
+    use std::os::unix::ffi::OsStringExt;
+    let own = open_at(dirfd, Path::new("."), libc::O_DIRECTORY)?;
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(own);
+    // SAFETY: `fd` is an open directory descriptor that nothing else owns; on success the
+    // directory stream owns it and closedir below closes it.
+    let stream = unsafe { libc::fdopendir(fd) };
+    if stream.is_null() {
+        let e = io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so `fd` is still ours to close.
+        unsafe { libc::close(fd) };
+        return Err(e);
+    }
+    let mut out = Vec::new();
+    let mut result = Ok(());
+    while out.len() < limit {
+        // readdir reports an error only through errno, which is cleared first.
+        // SAFETY: __errno_location returns this thread's errno, always valid to write.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `stream` is a live directory stream, used by this thread only.
+        let entry = unsafe { libc::readdir(stream) };
+        if entry.is_null() {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(0) {
+                result = Err(e);
+            }
+            break;
+        }
+        // SAFETY: readdir returned a valid entry whose d_name is NUL-terminated, and it stays
+        // valid until the next readdir on this stream; the name is copied out before that.
+        let name = unsafe { std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()) }.to_bytes();
+        if name != b"." && name != b".." {
+            out.push(OsString::from_vec(name.to_vec()));
+        }
+    }
+    // SAFETY: `stream` is live and closed once; this also closes `fd`.
+    unsafe { libc::closedir(stream) };
+    result.map(|()| out)
+}
+
 /// A shared `fcntl` record lock on a containers/storage lock file, released on drop (when the
 /// descriptor closes).
 #[derive(Debug)]
@@ -262,6 +334,47 @@ mod tests {
         assert!(dir.dir("sub").is_ok());
         assert!(dir.read("../real", 10).is_err());
         assert!(dir.file("sub").is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn lists_at_most_the_names_asked_for() {
+        let d = tmp();
+        let dir = Dir::open(&d).unwrap();
+        assert!(dir.names(2).unwrap().is_empty());
+        std::fs::write(d.join("one"), b"").unwrap();
+        assert_eq!(dir.names(2).unwrap(), [OsString::from("one")]);
+        for i in 0..100 {
+            std::fs::write(d.join(format!("f{i}")), b"").unwrap();
+        }
+        assert_eq!(dir.names(2).unwrap().len(), 2);
+        assert_eq!(dir.names(0).unwrap().len(), 0);
+        // Each listing starts from the beginning, and opening files still works.
+        assert_eq!(dir.names(1000).unwrap().len(), 101);
+        assert_eq!(dir.names(1000).unwrap().len(), 101);
+        assert!(dir.file("one").is_ok());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let d = tmp();
+        let fifo = CString::new(d.join("fifo").as_os_str().as_bytes()).unwrap();
+        #[allow(unsafe_code)]
+        // SAFETY: a valid NUL-terminated path.
+        let r = unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) };
+        assert_eq!(r, 0);
+        let dir = Dir::open(&d).unwrap();
+        let err = dir.file("fifo").unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        // A regular file is read as usual: the non-blocking flag is gone once it is open.
+        std::fs::write(d.join("f"), b"data").unwrap();
+        let f = dir.file("f").unwrap();
+        #[allow(unsafe_code)]
+        // SAFETY: `f` is an open descriptor.
+        let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(flags & libc::O_NONBLOCK, 0);
+        assert_eq!(read_bounded(f, 10).unwrap(), b"data");
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -9,13 +9,15 @@
 //! after the graph root's. Everything is read under containers/storage's read locks.
 //!
 //! This module is the store; `location` works out where it is, `records` reads the JSON records,
-//! `image` an image's manifest and signatures, `conf` storage.conf and `fs` the files themselves.
+//! `image` an image's manifest and signatures, `layers` the layers and the containers and build
+//! state that own them, `conf` storage.conf and `fs` the files themselves.
 //! Ref: containers/storage `store.go` (`load`, the layered image stores), containers/image
 //! `storage/storage_src.go`.
 
 pub mod conf;
 mod fs;
 mod image;
+mod layers;
 pub mod location;
 mod records;
 
@@ -27,6 +29,7 @@ use std::time::Instant;
 pub use conf::StorageConf;
 pub use fs::{read_bounded, Dir, LOCK_WAIT};
 pub use image::{big_data_file_name, Image};
+pub use layers::BuildahState;
 pub use location::{default_roots, Location, Overrides};
 pub use records::{Container, ImageSummary};
 
@@ -56,12 +59,14 @@ pub enum StorageError {
     Parse { path: PathBuf, reason: String },
     #[error("container {0} is not in containers/storage")]
     UnknownContainer(String),
-    #[error("container {0} has no image (it was not created from an image)")]
-    NoImage(String),
     #[error("image {0} is not in containers/storage")]
     UnknownImage(String),
     #[error("image {id}: {reason}")]
     Image { id: String, reason: String },
+    #[error("layer {0} is not in containers/storage")]
+    UnknownLayer(String),
+    #[error("layer {id:?}: {reason}")]
+    Layer { id: String, reason: String },
     #[error("{0}")]
     Conf(String),
     #[error(

@@ -26,7 +26,11 @@ pub struct Container {
     pub id: String,
     /// Its names (podman's `--name`).
     pub names: Vec<String>,
+    /// Its image's ID; empty for a container made without an image (podman's `run --rootfs`,
+    /// buildah's working container `FROM scratch`).
     pub image_id: String,
+    /// Its read-write layer's ID.
+    pub layer: String,
     /// The reference the container was created from (podman's and CRI-O's `image-name`).
     pub image_name: Option<String>,
 }
@@ -38,16 +42,28 @@ pub struct ImageSummary {
     pub names: Vec<String>,
 }
 
-/// One record of containers.json.
+/// One record of containers.json. A missing or `null` member reads as empty, as Go decodes it.
 #[derive(Deserialize)]
 struct ContainerRecord {
     id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     names: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     image: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
+    layer: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
     metadata: String,
+}
+
+/// A JSON `null` as the type's empty value, as Go's `encoding/json` leaves a field it decodes
+/// `null` into.
+pub(super) fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The parts of a container's metadata (a JSON string inside its record) that the hook reads.
@@ -65,6 +81,9 @@ pub(super) struct ImageRecord {
     pub digest: String,
     #[serde(default)]
     pub names: Vec<String>,
+    /// The image's top layer.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub layer: String,
     #[serde(default)]
     pub metadata: String,
     #[serde(rename = "big-data-names", default)]
@@ -76,7 +95,7 @@ pub(super) struct ImageRecord {
 }
 
 /// A record that `quick_record` can check it found the right one of.
-trait HasId {
+pub(super) trait HasId {
     fn id(&self) -> &str;
 }
 
@@ -100,7 +119,8 @@ pub(super) fn lock(dir: &Dir, name: &str, deadline: Instant) -> Result<Option<Re
     })
 }
 
-/// The container's record in one containers directory, if it is there.
+/// The container's record in one containers directory, if it is there. A container without an
+/// image is returned with an empty `image_id`: the caller decides what that means.
 pub(super) fn find_container(dir: &Dir, id: &str, deadline: Instant) -> Result<Option<Container>> {
     let _lock = lock(dir, "containers.lock", deadline)?;
     // The volatile file is loaded after the other, so its record would win.
@@ -121,20 +141,34 @@ pub(super) fn find_container(dir: &Dir, id: &str, deadline: Instant) -> Result<O
     let Some((rec, path)) = found else {
         return Ok(None);
     };
-    if rec.image.is_empty() {
-        return Err(StorageError::NoImage(id.into()));
-    }
     container_of(rec, &path).map(Some)
 }
 
-/// Every container record in one containers directory.
+/// Every container record in one containers directory, those without an image included.
 pub(super) fn all_containers(dir: &Dir, deadline: Instant) -> Result<Vec<Container>> {
     let _lock = lock(dir, "containers.lock", deadline)?;
     container_records(dir)?
         .into_iter()
-        .filter(|(r, _)| !r.image.is_empty())
         .map(|(r, path)| container_of(r, &path))
         .collect()
+}
+
+/// The container whose read-write layer is `layer` in one containers directory, if it is there;
+/// the record containers/storage would load last wins.
+pub(super) fn container_with_layer(
+    dir: &Dir,
+    layer: &str,
+    deadline: Instant,
+) -> Result<Option<Container>> {
+    let _lock = lock(dir, "containers.lock", deadline)?;
+    let found = container_records(dir)?
+        .into_iter()
+        .rev()
+        .find(|(c, _)| c.layer == layer);
+    match found {
+        Some((rec, path)) => container_of(rec, &path).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The record of image `id` in one image store's images.json, if it is there. The caller holds
@@ -162,7 +196,11 @@ pub(super) fn image_records(dir: &Dir) -> Result<Vec<ImageRecord>> {
 
 /// The record of `id` in `file`, found without parsing the rest of the file (`fs::find_record`);
 /// `None` when that finds nothing usable, and the caller parses the whole file.
-fn quick_record<T: HasId + DeserializeOwned>(dir: &Dir, file: &str, id: &str) -> Result<Option<T>> {
+pub(super) fn quick_record<T: HasId + DeserializeOwned>(
+    dir: &Dir,
+    file: &str,
+    id: &str,
+) -> Result<Option<T>> {
     let path = dir.path().join(file);
     let f = match dir.file(file) {
         Ok(f) => f,
@@ -194,7 +232,8 @@ fn quick_record<T: HasId + DeserializeOwned>(dir: &Dir, file: &str, id: &str) ->
     }
 }
 
-/// The records of containers.json and volatile-containers.json, each with its file.
+/// The records of containers.json and volatile-containers.json, each with its file, in the order
+/// containers/storage loads them.
 fn container_records(dir: &Dir) -> Result<Vec<(ContainerRecord, PathBuf)>> {
     let mut out = Vec::new();
     for file in ["containers.json", "volatile-containers.json"] {
@@ -228,6 +267,7 @@ fn container_of(rec: ContainerRecord, path: &Path) -> Result<Container> {
         id: rec.id,
         names: rec.names,
         image_id: rec.image,
+        layer: rec.layer,
         image_name: meta.image_name.filter(|n| !n.is_empty()),
     })
 }

@@ -73,17 +73,46 @@ fn finds_containers_in_both_container_files() {
 }
 
 #[test]
-fn a_container_without_image_or_with_bad_metadata_is_an_error() {
+fn a_container_without_image_is_read_with_an_empty_image_id() {
+    // podman's `run --rootfs` containers and buildah's `FROM scratch` working containers have no
+    // image: the record says `"image":""` (or nothing), and the caller decides what that means.
     let t = Tree::new();
-    let a = hex64('a');
+    let (a, b, c, l) = (hex64('a'), hex64('b'), hex64('c'), hex64('e'));
     t.write_containers_json(
         "containers.json",
-        &format!(r#"[{{"id":"{a}","image":""}}]"#),
+        &format!(
+            r#"[{{"id":"{a}","image":""}},{{"id":"{b}","names":null,"image":null,"layer":"{l}","metadata":null,"flags":{{"Volatile":true}}}},{{"id":"{c}","image":"{}"}}]"#,
+            hex64('1')
+        ),
     );
-    assert!(matches!(
-        t.store(&a).container(&a, soon()),
-        Err(StorageError::NoImage(_))
-    ));
+    let s = t.store(&a);
+    let got = s.container(&a, soon()).unwrap();
+    assert_eq!((got.image_id.as_str(), got.image_name), ("", None));
+    let got = s.container(&b, soon()).unwrap();
+    assert_eq!(
+        (got.image_id.as_str(), got.layer.as_str(), got.names.len()),
+        ("", l.as_str(), 0)
+    );
+    let all: Vec<(String, String)> = s
+        .containers(soon())
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id, c.image_id))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            (a.clone(), String::new()),
+            (b, String::new()),
+            (c, hex64('1'))
+        ]
+    );
+}
+
+#[test]
+fn a_container_with_bad_metadata_is_an_error() {
+    let t = Tree::new();
+    let a = hex64('a');
     t.write_containers_json(
         "containers.json",
         &format!(

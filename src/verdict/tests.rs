@@ -8,6 +8,7 @@ fn container(name: Option<&str>) -> Container {
         id: "c".into(),
         names: vec![],
         image_id: "ab".repeat(32),
+        layer: String::new(),
         image_name: name.map(String::from),
     }
 }
