@@ -14,10 +14,10 @@ use crate::config::Mode;
 use crate::exit::Exit;
 use crate::policy::Policy;
 use crate::settings::HookSettings;
-use crate::storage::{self, StorageError, Store};
+use crate::storage::{self, Container, StorageError, Store};
 use crate::verdict::{self, CacheUse, Decision, ImagelessRule, Outcome, Reason, Verification};
 use crate::verify::PolicyKeys;
-use crate::{decisions, privilege, state, words};
+use crate::{build, decisions, privilege, state, words};
 
 /// Runs the hook for the container whose state is on `stdin`: decides, records, and returns the
 /// exit code (`Allow` for an allow or a warn-mode would-deny, `Deny` otherwise).
@@ -76,10 +76,7 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
     // policy is what failed.
     let rootless = settings.rootless;
     let found = if dropped.is_ok() {
-        Store::from_bundle(&state.bundle, &state.id, rootless, || {
-            storage::conf::load(rootless)
-        })
-        .and_then(|(store, id)| store.container(&id, deadline).map(|c| (store, c)))
+        locate(&state, rootless, deadline)
     } else {
         Err(StorageError::Bundle(state.bundle.clone()))
     };
@@ -113,6 +110,7 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
             policy_bytes,
             mode: settings.mode,
         }),
+        host_root: settings.host_root,
     };
     let (reference, decision) = verdict::container(
         policy,
@@ -133,6 +131,83 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
     record.scope = scope.map(|s| s.to_string()).unwrap_or_default();
     record.manifest_digest = image.map(|i| i.manifest_digest).unwrap_or_default();
     outcome
+}
+
+/// The store and the container the runtime is starting, from the bundle: a container in
+/// containers/storage (podman, CRI-O), or a build step (`build_step`).
+fn locate(
+    state: &state::ContainerState,
+    rootless: bool,
+    deadline: Instant,
+) -> Result<(Store, Container), StorageError> {
+    match Store::from_bundle(&state.bundle, &state.id, rootless, || {
+        storage::conf::load(rootless)
+    }) {
+        Ok((store, id)) => store.container(&id, deadline).map(|c| (store, c)),
+        Err(StorageError::Bundle(b)) => {
+            build_step(&state.bundle, rootless, deadline)?.ok_or(StorageError::Bundle(b))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A buildah (`podman build`) RUN step, judged as a container of the image the step builds on.
+///
+/// buildah runs each RUN step from a bundle of its own (`$TMPDIR/buildahNNN`) whose root is a
+/// mount of the working container's layer: the mount table says which layer and store
+/// (`build::working_layer`), the store which working container has that layer, and buildah's
+/// state file which image it was made from, under which name. A step of a stage built on an
+/// unnamed image of the same build (the image of an earlier step, or of an earlier stage) is
+/// judged by the named image that one was built on (`Store::named_ancestor`): its layers are
+/// that image's, plus what earlier steps, each judged in turn, added. A step `FROM scratch` has
+/// no image (`imageless`). `None` if the bundle is not a build step of a store.
+fn build_step(
+    bundle: &Path,
+    rootless: bool,
+    deadline: Instant,
+) -> Result<Option<(Store, Container)>, StorageError> {
+    let Ok(root) = build::root_path(bundle) else {
+        return Ok(None);
+    };
+    let mountinfo = build::read_mountinfo().map_err(|source| StorageError::Read {
+        path: "/proc/self/mountinfo".into(),
+        source,
+    })?;
+    let Some((graphroot, driver, layer)) = build::working_layer(&mountinfo, &root) else {
+        return Ok(None);
+    };
+    let store = Store::open(&graphroot, None, &driver, rootless)?;
+    let Some(working) = store.container_by_layer(&layer, deadline)? else {
+        return Ok(None);
+    };
+    let Some(buildah) = store.buildah_state(&working)? else {
+        return Ok(None);
+    };
+    let from_id = buildah.from_image_id.clone().unwrap_or_default();
+    if from_id != working.image_id {
+        return Err(StorageError::Image {
+            id: working.image_id.clone(),
+            reason: format!(
+                "buildah's state for working container {} names image {from_id:?}",
+                working.id
+            ),
+        });
+    }
+    let mut step = Container {
+        image_name: buildah.from_image.filter(|n| !n.is_empty()),
+        ..working
+    };
+    let unnamed = matches!(
+        verdict::claimed_reference(&store, &step, deadline),
+        Ok(None)
+    );
+    if !step.image_id.is_empty() && unnamed {
+        if let Some(base) = store.named_ancestor(&step.image_id, deadline)? {
+            step.image_name = base.names.first().cloned();
+            step.image_id = base.id;
+        }
+    }
+    Ok(Some((store, step)))
 }
 
 /// Writes the audit record and, for a deny, the reason on stderr; returns the exit code.

@@ -22,6 +22,16 @@ impl Invoker {
     pub fn rootless(&self) -> bool {
         self.rootless_uid.is_some()
     }
+
+    /// The UID that host root's files have as this process sees them: 0, or inside a user
+    /// namespace (rootless podman) the overflow UID, since host root is not mapped there.
+    pub fn host_root_uid(&self) -> u32 {
+        if self.in_user_namespace {
+            overflow_uid()
+        } else {
+            0
+        }
+    }
 }
 
 /// Finds out from the process's credentials and `/proc/self/uid_map`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::cache::{self, Cache};
 use crate::cli::{CheckArgs, HookArgs, OpenPgp};
 use crate::config::{self, Imageless, Mode};
-use crate::invoker::{self, Invoker};
+use crate::invoker::Invoker;
 use crate::verify::{self, Verifier};
 use crate::{audit, decisions, policy, storage, words};
 
@@ -34,6 +34,8 @@ pub struct HookSettings {
     pub verifier: Box<dyn Verifier>,
     /// Whether the hook runs for a rootless user (their store, their policy).
     pub rootless: bool,
+    /// The UID host root's files have here (`Invoker::host_root_uid`).
+    pub host_root: u32,
     /// Skip dropping capabilities (for callers that are not the hook process itself).
     pub keep_privileges: bool,
 }
@@ -71,6 +73,7 @@ impl HookSettings {
             timeout: args.timeout.unwrap_or(storage::LOCK_WAIT),
             verifier: verifier(args.openpgp),
             rootless: who.rootless(),
+            host_root: who.host_root_uid(),
             keep_privileges: false,
         }
     }
@@ -89,6 +92,8 @@ pub struct CheckSettings {
     /// the hook does; and that file.
     pub imageless: Imageless,
     pub config: PathBuf,
+    /// The UID host root's files have here (`Invoker::host_root_uid`).
+    pub host_root: u32,
 }
 
 impl CheckSettings {
@@ -108,6 +113,7 @@ impl CheckSettings {
                 .imageless
                 .unwrap_or_default(),
             config: PathBuf::from(config::DEFAULT_CONFIG),
+            host_root: who.host_root_uid(),
             args,
         }
     }
@@ -127,12 +133,7 @@ pub fn verifier(which: OpenPgp) -> Box<dyn Verifier> {
 /// file must belong to root: inside a rootless user's namespace, host root's files appear owned by
 /// the overflow UID, and uid 0 there is the user, whose files do not count.
 fn trusted_config(path: &Path, who: &Invoker) -> config::Config {
-    let root = if who.in_user_namespace {
-        invoker::overflow_uid()
-    } else {
-        0
-    };
-    match config::load(path, root) {
+    match config::load(path, who.host_root_uid()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!(

@@ -21,7 +21,6 @@ use std::time::Instant;
 
 use crate::cache::{self, Cache, Hit};
 use crate::config::{Imageless, Mode};
-use crate::manifest;
 use crate::policy::{self, KeySource, Policy, PolicyError, Requirement, Scope};
 use crate::privilege::PrivilegeError;
 use crate::reference::{self, Reference};
@@ -29,6 +28,7 @@ use crate::signature::Signature;
 use crate::state::StateError;
 use crate::storage::{Container, Image, StorageError, Store};
 use crate::verify::{self, Failure, KeyError, Passed, PolicyKeys, Subject, Verifier};
+use crate::{infra, manifest};
 
 /// The image under evaluation: where it is, what it is claimed as, and (read on demand) its
 /// manifest and signatures.
@@ -104,6 +104,9 @@ pub enum Grounds {
         rule: ImagelessRule,
         passed: Option<Passed>,
     },
+    /// The policy denied the image, and it is podman's own pod infra ("pause") image: its only
+    /// layer holds exactly this host's catatonit (`infra::podman_pause`), whatever it is named.
+    PodInfra { catatonit: PathBuf, denied: Failure },
 }
 
 impl fmt::Display for Grounds {
@@ -114,6 +117,11 @@ impl fmt::Display for Grounds {
             Grounds::Cached(_) => f.write_str("every requirement is satisfied (cached verdict)"),
             Grounds::AcceptsAnything(r) => write!(f, "the policy accepts any image ({r})"),
             Grounds::Imageless { rule, .. } => write!(f, "{rule}"),
+            Grounds::PodInfra { catatonit, .. } => write!(
+                f,
+                "podman's own pod infra image: its only layer is this host's {}, byte for byte",
+                catatonit.display()
+            ),
         }
     }
 }
@@ -328,6 +336,9 @@ pub struct Verification<'a> {
     pub keys: &'a PolicyKeys<'a>,
     pub imageless: ImagelessRule,
     pub cache: Option<CacheUse<'a>>,
+    /// The UID host root's files have here: 0, or in a rootless user's namespace the overflow
+    /// UID (for `infra::podman_pause`, which trusts only root's catatonit).
+    pub host_root: u32,
 }
 
 /// The config file's `imageless` setting and the file it comes from, for reasons that say which
@@ -458,7 +469,23 @@ pub fn judge(
     how: &Verification,
 ) -> Decision {
     let (reqs, scope) = policy.requirements_for(image.reference());
-    let result = evaluate(reqs, &scope, &mut image, claims, how);
+    let result = match evaluate(reqs, &scope, &mut image, claims, how) {
+        // podman builds its pod infra image itself, from the host's catatonit, and never signs
+        // it: recognized by what it is, it starts whatever the policy says of its name.
+        Err(Reason::Requirement(denied)) => {
+            match image
+                .store
+                .single_layer(image.id(), image.deadline)
+                .ok()
+                .flatten()
+                .and_then(|layer| infra::podman_pause(&layer, how.host_root))
+            {
+                Some(catatonit) => Ok(Grounds::PodInfra { catatonit, denied }),
+                None => Err(Reason::Requirement(denied)),
+            }
+        }
+        other => other,
+    };
     Decision {
         scope: Some(scope),
         image: image.into_read(),

@@ -6,7 +6,7 @@
 //! become "OCI runtime attempted to invoke a command that was not found", and any text with "not
 //! found" or "no such file" makes `podman run` exit 127 instead of 126 (podman
 //! `libpod/oci_util.go` `getOCIRuntimeError`, `libpod/define/exec_codes.go` `ExitCode`). The hook
-//! never says these: [`io`] describes an I/O error in its own words, and [`plain`] rewrites any
+//! never says these: [`io()`] describes an I/O error in its own words, and [`plain`] rewrites any
 //! text that reaches stderr or an audit record (a message of gpg's, say) as a last resort.
 
 use std::io;
@@ -62,7 +62,9 @@ pub fn io(e: &io::Error) -> String {
         Some(libc::ENOENT) => "does not exist (ENOENT)".into(),
         Some(libc::EACCES) => "access refused (EACCES)".into(),
         Some(libc::EPERM) => "not allowed (EPERM)".into(),
-        Some(libc::ENOTDIR) => "a path component is not a directory (ENOTDIR)".into(),
+        Some(libc::ENOTDIR) => {
+            "not a directory, or a symbolic link, which is not followed (ENOTDIR)".into()
+        }
         Some(libc::ELOOP) => "is a symbolic link, which is not followed (ELOOP)".into(),
         _ => plain(&e.to_string()),
     }

@@ -114,6 +114,7 @@ pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
             config: settings.config.clone(),
         },
         cache: None,
+        host_root: settings.host_root,
     };
     let rows = match evaluate(&store, &policy, &registries, args, &how) {
         Ok(r) => r,
@@ -325,6 +326,7 @@ fn evaluate_one(
     let deadline = Instant::now() + storage::LOCK_WAIT;
     let reference = t.reference.as_ref();
     let decision = match &t.name_error {
+        _ if t.image_id.is_empty() => verdict::imageless(policy, how),
         Some(e) => Decision {
             scope: None,
             image: None,

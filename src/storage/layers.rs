@@ -24,6 +24,8 @@ use super::fs::Dir;
 use super::records::{self, null_as_empty, quick_record, Container, HasId, ImageSummary};
 use super::{Result, StorageError, Store, MAX_INDEX_BYTES};
 
+/// How many layers `named_ancestor` walks down at most (images have tens).
+const MAX_ANCESTORS: usize = 512;
 /// buildah.json holds the image's configuration and manifest besides the few fields read here.
 const MAX_BUILDAH_STATE_BYTES: u64 = 4 << 20;
 
@@ -158,6 +160,34 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The image a locally built image was built on: the nearest image with a name whose top
+    /// layer is an ancestor of `image_id`'s top layer (an unnamed image built on an unnamed image
+    /// is passed over). `None` if no ancestor is such an image (built `FROM scratch`). Follows at
+    /// most `MAX_ANCESTORS` parents.
+    pub fn named_ancestor(
+        &self,
+        image_id: &str,
+        deadline: Instant,
+    ) -> Result<Option<ImageSummary>> {
+        let Some(mut layer) = self.top_layer(image_id, deadline)? else {
+            return Ok(None);
+        };
+        for _ in 0..MAX_ANCESTORS {
+            let Some(parent) = self.layer_parent(&layer, deadline)? else {
+                return Ok(None);
+            };
+            let images = self.images_with_top_layer(&parent, deadline)?;
+            if let Some(named) = images.into_iter().find(|i| !i.names.is_empty()) {
+                return Ok(Some(named));
+            }
+            layer = parent;
+        }
+        Err(StorageError::Layer {
+            id: layer,
+            reason: format!("more than {MAX_ANCESTORS} layers below image {image_id}"),
+        })
     }
 
     /// The directory that holds layer `layer_id`'s own files: `overlay/<id>/diff` (overlay) or

@@ -165,6 +165,8 @@ mod pipeline {
         GarbageState,
         /// CRI-O's annotation names another image ID.
         WrongImageRef,
+        /// `podman run --rootfs DIR`: the container has no image.
+        Imageless,
     }
 
     struct Row {
@@ -348,6 +350,28 @@ mod pipeline {
                 ),
             ),
             row(&accept, Image::Signed, Start::WrongImageRef, true, "insecureAcceptAnything"),
+            // No image: judged (imageless = "policy") as an image without name or signatures.
+            row(
+                &accept,
+                Image::Signed,
+                Start::Imageless,
+                true,
+                &format!("the container has no image; imageless = \"policy\" ({CONFIG}) judges it by the policy's default requirements"),
+            ),
+            row(
+                &strict,
+                Image::Signed,
+                Start::Imageless,
+                false,
+                &format!("the container has no image; imageless = \"policy\" ({CONFIG}) judges it by the policy's default requirements: reject: the policy rejects every image in this scope"),
+            ),
+            row(
+                &policy_with(&signed_by("a"), ""),
+                Image::Signed,
+                Start::Imageless,
+                false,
+                &format!("the container has no image; imageless = \"policy\" ({CONFIG}) judges it by the policy's default requirements: signedBy: no signature exists"),
+            ),
         ]
         .into_iter()
         .inspect(|r| {
@@ -373,6 +397,7 @@ mod pipeline {
             timeout: Duration::from_secs(2),
             verifier: Box::new(Fake),
             rootless: false,
+            host_root: 0,
             keep_privileges: true,
         }
     }
@@ -410,13 +435,19 @@ mod pipeline {
                 t.image(&ImageFixture::new(id).names(&[NAME]).signatures(&sigs));
             }
         }
-        let c = ContainerFixture::new(&cid, id).names(&["web"]);
+        let image_id = if row.start == Start::Imageless {
+            ""
+        } else {
+            id
+        };
+        let c = ContainerFixture::new(&cid, image_id).names(&["web"]);
         let c = match row.start {
             Start::ById => c.created_from(&id[..12]),
             Start::BySha256Id => c.created_from(&format!("sha256:{id}")),
             Start::ByDigest => c.created_from(&format!("example.com/app@{d}")),
             Start::ByTagAndDigest => c.created_from(&format!("{NAME}@{d}")),
             Start::BadName => c.created_from("NOT A NAME"),
+            Start::Imageless => c,
             _ => c.created_from(NAME),
         };
         let bundle = t.container(&c);
@@ -479,6 +510,7 @@ mod pipeline {
                     | Start::ByDigest
                     | Start::ByTagAndDigest
                     | Start::BadName
+                    | Start::Imageless
             ) {
                 let store = tree.open();
                 let policy = crate::policy::Policy::load(&policy).expect("policy");
@@ -491,6 +523,7 @@ mod pipeline {
                         config: CONFIG.into(),
                     },
                     cache: None,
+                    host_root: 0,
                 };
                 let rows = check::evaluate(
                     &store,
@@ -556,5 +589,42 @@ mod pipeline {
         assert_eq!(hook::run(&s, state.as_bytes()), crate::exit::Exit::Allow);
         s.mode = Mode::Enforce;
         assert_eq!(hook::run(&s, state.as_bytes()), crate::exit::Exit::Deny);
+    }
+
+    #[test]
+    fn an_explicit_imageless_setting_decides_and_says_so() {
+        let id = hex64('1');
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let policy = dir.path().join("policy.json");
+        let row = Row {
+            policy: String::new(),
+            image: Image::Signed,
+            start: Start::Imageless,
+            allow: true,
+            reason: String::new(),
+        };
+        let (_tree, state) = setup(&row, &id);
+        for (body, setting, allow, reason) in [
+            (
+                policy_with(REJECT, ""),
+                Imageless::Allow,
+                true,
+                format!("the container has no image; imageless = \"allow\" ({CONFIG})"),
+            ),
+            // An explicit "deny" stands even where the policy accepts anything.
+            (
+                policy_with(ACCEPT, ""),
+                Imageless::Deny,
+                false,
+                format!("the container has no image; imageless = \"deny\" ({CONFIG})"),
+            ),
+        ] {
+            std::fs::write(&policy, body).expect("write the policy");
+            let mut s = settings(policy.clone());
+            s.imageless = setting;
+            let (verdict, record) = hook::decide(&s, state.as_bytes());
+            assert_eq!(verdict == Verdict::Allow, allow, "{setting:?}");
+            assert_eq!(record.reason, reason);
+        }
     }
 }
