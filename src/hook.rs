@@ -284,8 +284,14 @@ pub fn deny_line(r: &Record) -> String {
     words::plain(&line)
 }
 
+/// A 64-hex ID's first 12 digits, as podman shows IDs; any other ID (buildah's
+/// `buildah-buildahNNN`) whole.
 fn short(id: &str) -> String {
-    id.chars().take(12).collect()
+    if id.len() == 64 && crate::manifest::is_lower_hex(id) {
+        id[..12].to_string()
+    } else {
+        id.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -17,5 +17,6 @@ mod differential;
 mod gpg;
 mod hardened;
 mod identity;
+mod lifecycle;
 mod podman_run;
 mod rootless;
