@@ -9,7 +9,7 @@
 //! A file holds two lines: the audit record (`audit::Record::format`) and the line a deny puts on
 //! stderr (empty for an allow). Files are private to the user (0600 in a 0700 directory, which
 //! must be a real directory owned by the user), replaced by rename, bounded in size, and at most
-//! `MAX_DECISIONS` are kept: past that, the oldest are removed. The directory lives in `/run`
+//! `MAX_DECISIONS` (plus a slack of 64) are kept: past that, the oldest are removed. The directory lives in `/run`
 //! (memory), so it is empty again after a reboot. Failures to write are ignored: the audit record
 //! stands on its own.
 
@@ -23,6 +23,8 @@ use crate::invoker;
 
 /// How many containers' decisions are kept.
 pub const MAX_DECISIONS: usize = 512;
+/// How far past `MAX_DECISIONS` the directory may grow before it is pruned back.
+const SLACK: usize = 64;
 /// A decision file is two lines of a few hundred bytes; anything bigger is not one of ours.
 const MAX_BYTES: u64 = 64 << 10;
 
@@ -83,8 +85,15 @@ pub fn record(dir: &Path, container_id: &str, record: &str, deny_line: &str) {
     }
 }
 
-/// Removes the oldest decisions past `MAX_DECISIONS`.
+/// Removes the oldest decisions past `MAX_DECISIONS`, once there are `SLACK` more: most starts
+/// only count names, and one in `SLACK` new containers reads their times.
 fn prune(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    if entries.count() <= MAX_DECISIONS + SLACK {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -190,11 +199,14 @@ mod tests {
         assert!(find(&dir, "ab").is_empty(), "a prefix needs 3 characters");
         assert!(find(&dir, "nothing").is_empty());
         assert!(!tmp.path().join("state/escape").exists());
-        for n in 0..MAX_DECISIONS + 5 {
+        for n in 0..MAX_DECISIONS + SLACK + 1 {
             record(&dir, &format!("c{n}"), "verdict=allow", "");
         }
+        // One more than the slack allows (the first container's and these) was pruned back to
+        // MAX_DECISIONS, then one more written.
         let kept = std::fs::read_dir(&dir).unwrap().count();
-        assert_eq!(kept, MAX_DECISIONS);
+        assert_eq!(kept, MAX_DECISIONS + 1);
+        assert!(find(&dir, "c0").is_empty(), "the oldest went first");
     }
 
     #[test]
