@@ -159,8 +159,8 @@ fn locate(
 /// state file which image it was made from, under which name. A step of a stage built on an
 /// unnamed image of the same build (the image of an earlier step, or of an earlier stage) is
 /// judged by the named image that one was built on (`Store::named_ancestor`): its layers are
-/// that image's, plus what earlier steps, each judged in turn, added. A step `FROM scratch` has
-/// no image (`imageless`). `None` if the bundle is not a build step of a store.
+/// that image's, plus what earlier steps, each judged in turn, added. A stage `FROM scratch` has
+/// no image (`imageless`), in every step. `None` if the bundle is not a build step of a store.
 fn build_step(
     bundle: &Path,
     rootless: bool,
@@ -202,9 +202,16 @@ fn build_step(
         Ok(None)
     );
     if !step.image_id.is_empty() && unnamed {
-        if let Some(base) = store.named_ancestor(&step.image_id, deadline)? {
-            step.image_name = base.names.first().cloned();
-            step.image_id = base.id;
+        match store.named_ancestor(&step.image_id, deadline)? {
+            Some(base) => {
+                step.image_name = base.names.first().cloned();
+                step.image_id = base.id;
+            }
+            // Built on nothing: a later step of a stage FROM scratch, image-less like its first.
+            None => {
+                step.image_name = None;
+                step.image_id = String::new();
+            }
         }
     }
     Ok(Some((store, step)))
