@@ -308,10 +308,10 @@ mod tests {
     #[test]
     fn the_deny_line_names_image_ids_reason_policy_and_scope() {
         let r = Record {
-            container: "0123456789abcdef0123".into(),
+            container: "0123456789ab".repeat(5) + "cdef",
             container_name: "web".into(),
             image: "example.com/app:1".into(),
-            image_id: "0123456789abcdef".into(),
+            image_id: "fedcba987654".repeat(5) + "3210",
             manifest_digest: "sha256:aa".into(),
             policy: "/etc/containers/policy.json".into(),
             scope: "docker example.com".into(),
@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(
             deny_line(&r),
             "blocked container start: container web (ID 0123456789ab), image example.com/app:1 \
-             (ID 0123456789ab, manifest sha256:aa): signedBy: no signature exists\\u{a} \
+             (ID fedcba987654, manifest sha256:aa): signedBy: no signature exists\\u{a} \
              (policy /etc/containers/policy.json, scope docker example.com)"
         );
         let early = Record {
@@ -332,5 +332,14 @@ mod tests {
             deny_line(&early),
             "blocked container start: invalid container state (policy /p)"
         );
+        // IDs that are not podman's 64 hex digits (buildah's) are shown whole.
+        let build = Record {
+            container: "buildah-buildah123".into(),
+            container_name: "app-working-container".into(),
+            ..early
+        };
+        assert!(deny_line(&build).starts_with(
+            "blocked container start: container app-working-container (ID buildah-buildah123): "
+        ));
     }
 }

@@ -486,9 +486,14 @@ pub fn judge(
         }
         other => other,
     };
+    // An image whose engine claims disagree with storage is not named by its manifest.
+    let read = match &result {
+        Err(Reason::Claim(_)) => None,
+        _ => image.into_read(),
+    };
     Decision {
         scope: Some(scope),
-        image: image.into_read(),
+        image: read,
         outcome: settle(Some(policy), result),
     }
 }

@@ -346,10 +346,12 @@ fn evaluate_one(
         ),
     };
     let digest_wanted = reference.and_then(Reference::digest);
-    // For the digest column when the policy did not need the image.
+    // For the digest column when the policy did not need the image (not for a container whose
+    // name is no reference: the hook names no manifest for it either).
+    let judged = decision.scope.is_some();
     let image = decision
         .image
-        .or_else(|| store.image(&t.image_id, digest_wanted, deadline).ok());
+        .or_else(|| judged.then(|| store.image(&t.image_id, digest_wanted, deadline).ok())?);
     let mut row = Row {
         kind: t.kind,
         container: None,

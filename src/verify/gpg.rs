@@ -184,11 +184,26 @@ impl TempHome {
             // tempfile leaves a directory's mode to the umask unless told.
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(tmp)
-            .map_err(|e| format!("cannot create a temporary GnuPG home in {tmp:?}: {e}"))?;
+            .map_err(|e| {
+                // tempfile's message adds the random name it tried: say only what the system did.
+                let cause = e
+                    .raw_os_error()
+                    .map(std::io::Error::from_raw_os_error)
+                    .unwrap_or(e);
+                format!(
+                    "cannot create a temporary GnuPG home in {tmp:?}: {}",
+                    crate::words::io(&cause)
+                )
+            })?;
         // gpg must not start a gpg-agent or dirmngr for this home: verifying and importing
         // public keys needs neither, and nothing would stop them.
-        std::fs::write(dir.path().join("gpg.conf"), "no-autostart\n")
-            .map_err(|e| format!("cannot write to temporary GnuPG home {:?}: {e}", dir.path()))?;
+        std::fs::write(dir.path().join("gpg.conf"), "no-autostart\n").map_err(|e| {
+            format!(
+                "cannot write to temporary GnuPG home {:?}: {}",
+                dir.path(),
+                crate::words::io(&e)
+            )
+        })?;
         Ok(TempHome { dir })
     }
 
