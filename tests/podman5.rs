@@ -213,10 +213,8 @@ impl Case {
             );
             assert!(err.contains(reason), "{err}");
         } else {
-            assert!(
-                err.contains("crun: error executing hook `/lab/osh/bin/oci-signature-hook`"),
-                "{err}"
-            );
+            let hook = format!("crun: error executing hook `{OSH}/bin/oci-signature-hook`");
+            assert!(err.contains(&hook), "{err}");
         }
         let rec = r.record("verdict=deny");
         assert!(rec.contains(reason), "{rec}");
@@ -369,8 +367,9 @@ fn why_tells_the_reason(runtime: &'static str) {
     assert!(text.contains("): allow"), "{text}");
 }
 
-/// A key file that is missing blocks every start, and the message says so in words that podman
-/// does not take for a missing command (those would make its exit code 127).
+/// A key file that is missing blocks every start, in words podman does not sort as a command
+/// that is missing ("no such file", "not found": exit code 127) or may not run ("permission
+/// denied"); podman reads the runtime's error that way.
 fn missing_key_file_blocks_with_126(runtime: &'static str) {
     let policy =
         r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"$KEYS/missing.gpg"}]}"#;
