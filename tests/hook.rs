@@ -18,5 +18,6 @@ mod gpg;
 mod hardened;
 mod identity;
 mod lifecycle;
+mod podman5;
 mod podman_run;
 mod rootless;

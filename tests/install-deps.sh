@@ -5,13 +5,14 @@
 #   run:    gnupg (gpgme runs gpg)
 #   tests:  podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog
 #           uidmap (newuidmap/newgidmap, for rootless podman as a test user)
+#           debootstrap (the Debian 13 root of the podman 5 tests, tests/lab/podman5.sh)
 #   pkg:    make dpkg-dev rpm (building the .deb and the .rpm), groff-base (manual page check)
 #   fuzz:   g++ (libfuzzer-sys builds libFuzzer, which is C++)
 set -euo pipefail
 
 packages=(
     pkg-config libgpgme-dev libassuan-dev libgpg-error-dev gnupg
-    podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog uidmap
+    podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog uidmap debootstrap
     make dpkg-dev rpm groff-base g++
 )
 

@@ -2,7 +2,9 @@
 # Runs every check of oci-signature-hook on this machine, as root: installs what is missing,
 # then formatting, lints, the API docs, the declared rust-version, the release build (which must
 # be a static binary), and the unit and integration tests. The integration tests run real podman,
-# a local registry, skopeo and gpg in a throwaway lab (tests/lab/lab.sh) that is removed at the end.
+# a local registry, skopeo and gpg in a throwaway lab (tests/lab/lab.sh) that is removed at the end,
+# and podman 5 with crun and runc in a Debian 13 root (tests/lab/podman5.sh), which is kept at
+# $OSH_PODMAN5_ROOT (default /var/tmp/osh-podman5) for the next run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -45,6 +47,14 @@ step "lab"
 lab=$(mktemp -d /tmp/osh-lab.XXXXXX)
 trap 'bash tests/lab/lab.sh down "$lab" || true' EXIT
 bash tests/lab/lab.sh up "$lab"
+
+# podman 5 with crun and runc (tests/podman5.rs), in a Debian 13 root: debootstrap takes a couple
+# of minutes the first time, and a complete root is reused. The hook the tests copy into it is
+# the static test build (checked there too).
+step "podman5 root"
+root5=${OSH_PODMAN5_ROOT:-/var/tmp/osh-podman5}
+bash tests/lab/podman5.sh root "$root5"
+export OSH_PODMAN5_ROOT=$root5
 
 step "cargo test"
 OSH_LAB=$lab cargo test
