@@ -71,9 +71,13 @@ impl Bench {
         }
     }
 
+    /// The cache's entries (the `decisions` directory beside them is not one).
     fn entries(&self) -> Vec<PathBuf> {
         match std::fs::read_dir(&self.cache) {
-            Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+            Ok(d) => d
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
