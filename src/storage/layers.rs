@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::fs::Dir;
 use super::records::{self, null_as_empty, quick_record, Container, HasId, ImageSummary};
-use super::{Result, StorageError, Store, MAX_INDEX_BYTES};
+use super::{Result, StorageError, Store};
 
 /// How many layers `named_ancestor` walks down at most (images have tens).
 const MAX_ANCESTORS: usize = 512;
@@ -351,27 +351,13 @@ fn last_record<T: HasId + DeserializeOwned>(files: &[(&Dir, &str)], id: &str) ->
     }
     let mut found = None;
     for (dir, file) in files {
-        for rec in parse_records::<T>(dir, file)? {
+        for rec in records::parse_records::<T>(dir, file)? {
             if rec.id() == id {
                 found = Some(rec);
             }
         }
     }
     Ok(found)
-}
-
-/// The records of the JSON array file `file` of `dir` (none if there is no such file).
-fn parse_records<T: DeserializeOwned>(dir: &Dir, file: &str) -> Result<Vec<T>> {
-    let path = dir.path().join(file);
-    let bytes = match dir.read(file, MAX_INDEX_BYTES) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(StorageError::Read { path, source }),
-    };
-    serde_json::from_slice(&bytes).map_err(|e| StorageError::Parse {
-        path,
-        reason: e.to_string(),
-    })
 }
 
 #[cfg(test)]

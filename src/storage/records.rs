@@ -182,8 +182,14 @@ pub(super) fn find_image(dir: &Dir, id: &str) -> Result<Option<ImageRecord>> {
 
 /// The records of one image store's images.json (none if it has no such file).
 pub(super) fn image_records(dir: &Dir) -> Result<Vec<ImageRecord>> {
-    let path = dir.path().join("images.json");
-    let bytes = match dir.read("images.json", MAX_INDEX_BYTES) {
+    parse_records(dir, "images.json")
+}
+
+/// The records of the JSON array file `file` of `dir` (read whole, bounded; none if there is no
+/// such file).
+pub(super) fn parse_records<T: DeserializeOwned>(dir: &Dir, file: &str) -> Result<Vec<T>> {
+    let path = dir.path().join(file);
+    let bytes = match dir.read(file, MAX_INDEX_BYTES) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(StorageError::Read { path, source }),
@@ -238,16 +244,7 @@ fn container_records(dir: &Dir) -> Result<Vec<(ContainerRecord, PathBuf)>> {
     let mut out = Vec::new();
     for file in ["containers.json", "volatile-containers.json"] {
         let path = dir.path().join(file);
-        let bytes = match dir.read(file, MAX_INDEX_BYTES) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(StorageError::Read { path, source }),
-        };
-        let records: Vec<ContainerRecord> =
-            serde_json::from_slice(&bytes).map_err(|e| StorageError::Parse {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+        let records: Vec<ContainerRecord> = parse_records(dir, file)?;
         out.extend(records.into_iter().map(|r| (r, path.clone())));
     }
     Ok(out)
