@@ -132,11 +132,9 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(c) = store.container(CONTAINER, deadline) {
         assert_eq!(c.id, CONTAINER);
-        assert!(
-            !c.image_id.is_empty(),
-            "a container without an image was returned"
-        );
-        if c.image_id != IMAGE {
+        // A container without an image (`podman run --rootfs`) is returned with an empty image
+        // ID: the verdict decides it by the imageless setting.
+        if !c.image_id.is_empty() && c.image_id != IMAGE {
             let _ = store.image(&c.image_id, None, deadline);
         }
     }
@@ -149,7 +147,6 @@ fuzz_target!(|data: &[u8]| {
     let store = Store::open(&t.root, None, "vfs", false).expect("open the store");
     if let Ok(all) = store.containers(deadline) {
         for (i, c) in all.iter().enumerate() {
-            assert!(!c.image_id.is_empty());
             assert!(
                 !all[..i].iter().any(|o| o.id == c.id),
                 "container {} twice",
