@@ -68,9 +68,8 @@ impl RegistriesD {
             .collect();
         files.sort();
         for f in files {
-            let file = std::fs::File::open(&f).map_err(|e| format!("cannot read {f:?}: {e}"))?;
-            let bytes = crate::storage::read_bounded(file, MAX_FILE_BYTES)
-                .map_err(|e| format!("cannot read {f:?}: {e}"))?;
+            let bytes = crate::files::read_regular(&f, true, MAX_FILE_BYTES)
+                .map_err(|e| format!("cannot read {f:?}: {}", crate::words::io(&e)))?;
             out.sections.extend(parse(&String::from_utf8_lossy(&bytes)));
         }
         Ok(out)
