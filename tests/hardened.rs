@@ -352,7 +352,7 @@ fn roots_policy_is_read_with_roots_rights_and_a_policy_that_is_no_file_denies() 
     assert_eq!(hook_verdict(&policy, &state).code, Some(0));
     // A directory is no policy, whatever the rights.
     let r = hook_verdict(dir.path(), &state);
-    denied(&r, "cannot read policy");
+    denied(&r, "is not a regular file (a directory)");
 }
 
 #[test]
