@@ -157,4 +157,19 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn a_fifo_or_a_directory_is_refused_without_waiting() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("hook.conf");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let e = load(&fifo, 0).unwrap_err();
+        assert!(e.ends_with("is not a regular file (a FIFO)"), "{e}");
+        let e = load(d.path(), 0).unwrap_err();
+        assert!(e.ends_with("is not a regular file (a directory)"), "{e}");
+    }
 }

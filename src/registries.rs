@@ -305,4 +305,18 @@ docker:
         assert_eq!(split_key("docker:"), Some(("docker".into(), String::new())));
         assert_eq!(split_key("- item"), None);
     }
+
+    #[test]
+    fn a_fifo_among_the_files_is_refused_without_waiting() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("a.yaml");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let e = RegistriesD::load(d.path()).unwrap_err();
+        assert!(e.contains("not a regular file (a FIFO)"), "{e}");
+        assert!(e.contains("a.yaml"), "{e}");
+    }
 }
