@@ -97,8 +97,8 @@ pub fn root_path(bundle: &Path) -> Result<PathBuf, BuildError> {
 /// `/proc/self/mountinfo`, read whole (at most 16 MiB). Bytes that are not UTF-8 (the kernel
 /// does not escape them) become U+FFFD; [`working_layer`] never matches a path that has one.
 pub fn read_mountinfo() -> io::Result<String> {
-    let file = std::fs::File::open("/proc/self/mountinfo")?;
-    let bytes = read_bounded(file, MAX_MOUNTINFO_BYTES)?;
+    let bytes =
+        crate::files::read_regular(Path::new("/proc/self/mountinfo"), true, MAX_MOUNTINFO_BYTES)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -144,17 +144,14 @@ impl Cache {
 
     fn hit_at(&self, key: &Key, now: SystemTime) -> bool {
         let path = self.dir.join(key.file_name());
-        let Ok(file) = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-        else {
+        // Not through a symlink, and only a regular file: a FIFO here is a miss, not a wait.
+        let Ok(file) = crate::files::open_regular(&path, false) else {
             return false;
         };
         let Ok(meta) = file.metadata() else {
             return false;
         };
-        if !meta.is_file() || meta.uid() != self.uid || meta.mode() & 0o022 != 0 {
+        if meta.uid() != self.uid || meta.mode() & 0o022 != 0 {
             return false;
         }
         let mut text = Vec::new();

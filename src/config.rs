@@ -78,17 +78,18 @@ pub struct Config {
 /// Reads the config at `path`. A missing file is the default config. A file that is not
 /// root-owned, is writable by others, or does not parse is an error: the caller then enforces.
 pub fn load(path: &Path, root_uid: u32) -> Result<Config, String> {
-    let file = match std::fs::File::open(path) {
+    // Opened without blocking: a FIFO in its place is refused, not waited on.
+    let file = match crate::files::open_regular(path, true) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-        Err(e) => return Err(format!("cannot read {path:?}: {e}")),
+        Err(e) => match crate::files::kind(&e) {
+            Some(kind) => return Err(format!("{path:?} is not a regular file ({kind})")),
+            None => return Err(format!("cannot read {path:?}: {}", crate::words::io(&e))),
+        },
     };
     let meta = file
         .metadata()
-        .map_err(|e| format!("cannot read {path:?}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{path:?} is not a regular file"));
-    }
+        .map_err(|e| format!("cannot read {path:?}: {}", crate::words::io(&e)))?;
     if meta.uid() != root_uid || meta.mode() & 0o022 != 0 {
         return Err(format!(
             "{path:?} is not owned by root or is writable by others; ignoring it"
@@ -155,5 +156,20 @@ mod tests {
             Config::default()
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_or_a_directory_is_refused_without_waiting() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("hook.conf");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let e = load(&fifo, 0).unwrap_err();
+        assert!(e.ends_with("is not a regular file (a FIFO)"), "{e}");
+        let e = load(d.path(), 0).unwrap_err();
+        assert!(e.ends_with("is not a regular file (a directory)"), "{e}");
     }
 }

@@ -149,13 +149,10 @@ pub fn find(dir: &Path, which: &str) -> Vec<Decision> {
             let e = e.ok()?;
             let id = e.file_name().into_string().ok()?;
             file_name(&id)?;
-            let f = OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                .open(e.path())
-                .ok()?;
+            // Not through a symlink, and only a regular file: a FIFO is passed over, not waited on.
+            let f = crate::files::open_regular(&e.path(), false).ok()?;
             let meta = f.metadata().ok()?;
-            if !meta.is_file() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
+            if meta.uid() != uid || meta.mode() & 0o022 != 0 {
                 return None;
             }
             let mut text = String::new();

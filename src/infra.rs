@@ -11,7 +11,7 @@
 //! `pkg/config/default.go` (the helper directories).
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::storage::Dir;
@@ -64,18 +64,14 @@ pub fn podman_pause_among(layer: &Dir, candidates: &[&Path], root_uid: u32) -> O
 
 /// Whether `host` is a root-owned, root-only-writable regular file with the `size` bytes of `file`.
 fn same_as_host(file: &File, size: u64, host: &Path, root_uid: u32) -> bool {
-    // Non-blocking: a FIFO in its place must not stall the open (it is refused below).
-    let Ok(host) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(host)
-    else {
+    // Non-blocking, and only a regular file: a FIFO in its place is refused, not waited on.
+    let Ok(host) = crate::files::open_regular(host, true) else {
         return false;
     };
     let Ok(meta) = host.metadata() else {
         return false;
     };
-    if !meta.is_file() || meta.uid() != root_uid || meta.mode() & 0o022 != 0 || meta.len() != size {
+    if meta.uid() != root_uid || meta.mode() & 0o022 != 0 || meta.len() != size {
         return false;
     }
     let (mut a, mut b) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);

@@ -74,7 +74,7 @@ pub fn effective_uid() -> u32 {
 
 fn read_small(path: &str) -> Option<String> {
     let mut s = String::new();
-    std::fs::File::open(path)
+    crate::files::open_regular(std::path::Path::new(path), true)
         .ok()?
         .take(MAX_PROC_BYTES)
         .read_to_string(&mut s)

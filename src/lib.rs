@@ -33,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod decisions;
 pub mod exit;
+pub mod files;
 pub mod hook;
 pub mod infra;
 pub mod invoker;

@@ -68,9 +68,8 @@ impl RegistriesD {
             .collect();
         files.sort();
         for f in files {
-            let file = std::fs::File::open(&f).map_err(|e| format!("cannot read {f:?}: {e}"))?;
-            let bytes = crate::storage::read_bounded(file, MAX_FILE_BYTES)
-                .map_err(|e| format!("cannot read {f:?}: {e}"))?;
+            let bytes = crate::files::read_regular(&f, true, MAX_FILE_BYTES)
+                .map_err(|e| format!("cannot read {f:?}: {}", crate::words::io(&e)))?;
             out.sections.extend(parse(&String::from_utf8_lossy(&bytes)));
         }
         Ok(out)
@@ -305,5 +304,19 @@ docker:
         );
         assert_eq!(split_key("docker:"), Some(("docker".into(), String::new())));
         assert_eq!(split_key("- item"), None);
+    }
+
+    #[test]
+    fn a_fifo_among_the_files_is_refused_without_waiting() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("a.yaml");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let e = RegistriesD::load(d.path()).unwrap_err();
+        assert!(e.contains("not a regular file (a FIFO)"), "{e}");
+        assert!(e.contains("a.yaml"), "{e}");
     }
 }

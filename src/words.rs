@@ -58,6 +58,9 @@ fn replace_ignoring_case(text: &str, phrase: &str, words: &str) -> String {
 /// (`does not exist (ENOENT)`, `access refused (EACCES)`, `not allowed (EPERM)`); anything else
 /// as the system says it, through [`plain`].
 pub fn io(e: &io::Error) -> String {
+    if let Some(kind) = crate::files::kind(e) {
+        return format!("not a regular file ({kind})");
+    }
     match e.raw_os_error() {
         Some(libc::ENOENT) => "does not exist (ENOENT)".into(),
         Some(libc::EACCES) => "access refused (EACCES)".into(),
@@ -73,6 +76,9 @@ pub fn io(e: &io::Error) -> String {
 /// Why the file at `path` (a `what`: "policy", "key file") could not be read: `key file "/k"
 /// does not exist`, or `cannot read key file "/k": access refused (EACCES)`.
 pub fn unreadable(what: &str, path: &std::path::Path, e: &io::Error) -> String {
+    if let Some(kind) = crate::files::kind(e) {
+        return format!("{what} {path:?} is not a regular file ({kind})");
+    }
     match e.raw_os_error() {
         Some(libc::ENOENT) => format!("{what} {path:?} does not exist"),
         _ => format!("cannot read {what} {path:?}: {}", io(e)),

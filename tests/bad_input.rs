@@ -144,7 +144,13 @@ fn an_unreadable_or_invalid_policy_is_blocked() {
         "{}",
         r.stderr
     );
-    denied(&hook_verdict(dir.path(), &state), "cannot read policy");
+    denied(
+        &hook_verdict(dir.path(), &state),
+        &format!(
+            "policy {:?} is not a regular file (a directory)",
+            dir.path()
+        ),
+    );
     for (text, reason) in [
         ("", "invalid policy"),
         ("{", "invalid policy"),

@@ -352,7 +352,7 @@ fn roots_policy_is_read_with_roots_rights_and_a_policy_that_is_no_file_denies() 
     assert_eq!(hook_verdict(&policy, &state).code, Some(0));
     // A directory is no policy, whatever the rights.
     let r = hook_verdict(dir.path(), &state);
-    denied(&r, "cannot read policy");
+    denied(&r, "is not a regular file (a directory)");
 }
 
 #[test]
@@ -613,4 +613,234 @@ fn fifty_concurrent_podman_runs_each_get_the_right_verdict() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that are not regular files
+// ---------------------------------------------------------------------------------------------
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let st = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(st.success(), "mkfifo {path:?}");
+}
+
+/// Runs the hook with `args` (after `--syslog-socket /nonexistent/log --timeout 3`, unless it is
+/// `why`) and `env` on
+/// `state`, killing it if it is still running after 20 s; the result and how long it took, which
+/// must be under 5 s (a generous bound on a hook that must not wait on a FIFO at all).
+fn bounded(args: &[&str], env: &[(&str, &str)], state: &str, what: &str) -> HookResult {
+    let tmp = Scratch::new(&format!("fifo-tmp-{}", crate::common::unique()));
+    let start = Instant::now();
+    let hook_flags: &[&str] = if args.first() == Some(&"why") {
+        &[]
+    } else {
+        &["--syslog-socket", "/nonexistent/log", "--timeout", "3"]
+    };
+    let mut child = Command::new(hook_path())
+        .args(hook_flags)
+        .args(args)
+        .env("TMPDIR", tmp.path())
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(state.as_bytes());
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: the hook was still running after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = start.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let r = HookResult {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    println!("{what}: {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "{what}: took {took:?}: {}",
+        r.stderr
+    );
+    r
+}
+
+/// A FIFO at each of a store's files: a deny naming the file, at once.
+#[test]
+fn a_fifo_in_place_of_a_store_file_denies_at_once() {
+    let driver = lab().get("DRIVER");
+    let cases = [
+        ("manifest", image_dir as fn(&Path) -> PathBuf),
+        ("images.lock", images_dir),
+        ("images.json", images_dir),
+        ("containers.lock", |root: &Path| {
+            root.join(format!("{}-containers", lab().get("DRIVER")))
+        }),
+        ("containers.json", |root: &Path| {
+            root.join(format!("{}-containers", lab().get("DRIVER")))
+        }),
+    ];
+    for (name, dir_of) in cases {
+        let dir = Scratch::new(&format!("fifo-store-{name}"));
+        let (root, state) = store_copy(&dir);
+        let policy = trusted(&dir);
+        let path = dir_of(&root).join(name);
+        mkfifo(&path);
+        let args = ["--no-cache", "--policy", policy.to_str().unwrap()];
+        let r = bounded(&args, &[], &state, &format!("{driver} store {name}"));
+        denied(&r, &format!("{name}\""));
+        denied(&r, "not a regular file (a FIFO)");
+    }
+}
+
+#[test]
+fn a_fifo_as_the_policy_or_a_key_file_denies_at_once() {
+    let lab = lab();
+    let dir = Scratch::new("fifo-policy");
+    let (_, state) = lab.container(&lab.image("signed"));
+    let fifo = dir.path().join("policy.json");
+    mkfifo(&fifo);
+    let r = bounded(
+        &["--no-cache", "--policy", fifo.to_str().unwrap()],
+        &[],
+        &state,
+        "policy",
+    );
+    denied(
+        &r,
+        &format!("policy {fifo:?} is not a regular file (a FIFO)"),
+    );
+    // The admin's policy may be a symlink; what it leads to must still be a regular file.
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let r = bounded(
+        &["--no-cache", "--policy", link.to_str().unwrap()],
+        &[],
+        &state,
+        "policy behind a symlink",
+    );
+    denied(&r, "is not a regular file (a FIFO)");
+
+    let key = dir.path().join("key.gpg");
+    mkfifo(&key);
+    let policy = dir.file(
+        "keyfifo.json",
+        format!(
+            r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":{:?}}}]}}"#,
+            key.to_str().unwrap()
+        ),
+    );
+    let r = bounded(
+        &["--no-cache", "--policy", policy.to_str().unwrap()],
+        &[],
+        &state,
+        "key file",
+    );
+    denied(
+        &r,
+        &format!("key file {key:?} is not a regular file (a FIFO)"),
+    );
+}
+
+#[test]
+fn a_fifo_as_the_config_is_ignored_for_the_defaults() {
+    let lab = lab();
+    let dir = Scratch::new("fifo-config");
+    let (_, state) = lab.container(&lab.image("signed"));
+    let policy = trusted(&dir);
+    let fifo = dir.path().join("hook.conf");
+    mkfifo(&fifo);
+    let r = bounded(
+        &[
+            "--no-cache",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--config",
+            fifo.to_str().unwrap(),
+        ],
+        &[],
+        &state,
+        "config",
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("is not a regular file (a FIFO); using the defaults (enforce)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_fifo_as_a_cache_entry_or_a_decision_is_passed_over() {
+    let lab = lab();
+    let dir = Scratch::new("fifo-cache");
+    let (cid, state) = lab.container(&lab.image("signed"));
+    let policy = trusted(&dir);
+    let cache = dir.path().join("cache");
+    let args = [
+        "--policy",
+        policy.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let r = bounded(&args, &[], &state, "cache: first run");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let entries: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    // The entry a FIFO: a miss, verified again.
+    mkfifo(&entries[0]);
+    let r = bounded(&args, &[], &state, "cache entry");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // The container's decision a FIFO: `why` passes it over, and the hook replaces it.
+    let decision = cache.join("decisions").join(&cid);
+    assert!(decision.is_file());
+    mkfifo(&decision);
+    let why = bounded(
+        &["why", "--cache-dir", cache.to_str().unwrap(), &cid],
+        &[],
+        "",
+        "why with a FIFO decision",
+    );
+    assert_ne!(why.code, Some(0), "{}", why.stderr);
+    let r = bounded(&args, &[], &state, "decision file");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(decision.is_file());
+}
+
+#[test]
+fn a_fifo_as_storage_conf_denies_at_once() {
+    let lab = lab();
+    let dir = Scratch::new("fifo-storage-conf");
+    let policy = trusted(&dir);
+    // A CRI-O-style bundle in a run root: the graph root comes from storage.conf.
+    let id = "f".repeat(64);
+    let bundle = dir.path().join(format!(
+        "run/{}-containers/{id}/userdata",
+        lab.get("DRIVER")
+    ));
+    std::fs::create_dir_all(&bundle).unwrap();
+    let state = format!(
+        r#"{{"ociVersion":"1.0.2","id":"{id}","status":"created","bundle":{:?}}}"#,
+        bundle.to_str().unwrap()
+    );
+    let conf = dir.path().join("storage.conf");
+    mkfifo(&conf);
+    let r = bounded(
+        &["--no-cache", "--policy", policy.to_str().unwrap()],
+        &[("CONTAINERS_STORAGE_CONF", conf.to_str().unwrap())],
+        &state,
+        "storage.conf",
+    );
+    denied(&r, &format!("{conf:?}: not a regular file (a FIFO)"));
 }

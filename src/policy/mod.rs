@@ -141,7 +141,8 @@ impl Policy {
             path: path.to_path_buf(),
             reason: crate::words::unreadable("policy", path, &e),
         };
-        let file = std::fs::File::open(path).map_err(read_err)?;
+        // The admin's file: a symlink is followed, but what it reaches must be a regular file.
+        let file = crate::files::open_regular(path, true).map_err(read_err)?;
         let mut bytes = Vec::new();
         file.take(MAX_POLICY_BYTES + 1)
             .read_to_end(&mut bytes)

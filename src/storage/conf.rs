@@ -68,10 +68,10 @@ pub fn load(rootless: bool) -> Result<StorageConf, String> {
         candidates.push("/usr/share/containers/storage.conf".into());
     }
     for path in candidates {
-        match std::fs::File::open(&path) {
+        match crate::files::open_regular(&path, true) {
             Ok(f) => {
                 let bytes = super::fs::read_bounded(f, MAX_CONF_BYTES)
-                    .map_err(|e| format!("cannot read {path:?}: {e}"))?;
+                    .map_err(|e| format!("cannot read {path:?}: {}", crate::words::io(&e)))?;
                 let text =
                     String::from_utf8(bytes).map_err(|_| format!("{path:?} is not UTF-8"))?;
                 let system = path.starts_with("/etc/containers/")
@@ -85,7 +85,7 @@ pub fn load(rootless: bool) -> Result<StorageConf, String> {
                     .map_err(|e| format!("invalid {path:?}: {e}"));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(format!("cannot read {path:?}: {e}")),
+            Err(e) => return Err(format!("cannot read {path:?}: {}", crate::words::io(&e))),
         }
     }
     Ok(StorageConf::default())

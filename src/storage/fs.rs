@@ -6,11 +6,13 @@
 //! Ref: containers/storage `pkg/lockfile/lockfile_unix.go` (the `fcntl` locks on `*.lock` files),
 //! `containers.go` and `images.go` (`save`: how the JSON record files are written).
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+pub use crate::files::read_bounded;
+use crate::files::{self, open_at};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -46,23 +48,10 @@ impl Dir {
     }
 
     /// Opens the file `name` (one component) for reading, refusing a symlink and anything but a
-    /// regular file. It is opened non-blocking, so that a FIFO in its place cannot stall the open,
-    /// and made blocking again once it is known to be a regular file.
+    /// regular file, without blocking in the open (`files::open_regular`): a FIFO in its place
+    /// cannot stall the hook.
     pub fn file(&self, name: &str) -> io::Result<File> {
-        let fd = open_at(
-            self.fd.as_raw_fd(),
-            component(name)?,
-            libc::O_NOFOLLOW | libc::O_NONBLOCK,
-        )?;
-        let file = File::from(fd);
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "not a regular file",
-            ));
-        }
-        clear_nonblocking(&file)?;
-        Ok(file)
+        files::open_regular_at(self.fd.as_raw_fd(), component(name)?, false)
     }
 
     /// The names of the directory's first `limit` entries, in the order the file system lists
@@ -152,19 +141,6 @@ pub fn read_at(file: &File, from: u64, to: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Reads `r` to its end, or fails once it has more than `max` bytes.
-pub fn read_bounded(r: impl Read, max: u64) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    r.take(max + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than the {max}-byte limit"),
-        ));
-    }
-    Ok(buf)
-}
-
 /// A name must be a single path component.
 fn component(name: &str) -> io::Result<&Path> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
@@ -174,36 +150,6 @@ fn component(name: &str) -> io::Result<&Path> {
         ));
     }
     Ok(Path::new(name))
-}
-
-#[allow(unsafe_code)]
-fn open_at(dirfd: libc::c_int, path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
-    // SAFETY: `c` is a valid NUL-terminated string that outlives the call; `dirfd` is AT_FDCWD or
-    // a descriptor owned by a live `Dir`. openat does not retain either pointer.
-    let fd = unsafe { libc::openat(dirfd, c.as_ptr(), flags | libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: openat returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Clears `O_NONBLOCK` on an open file.
-#[allow(unsafe_code)]
-fn clear_nonblocking(file: &File) -> io::Result<()> {
-    // SAFETY: `file` is an open descriptor; F_GETFL and F_SETFL take and return plain ints.
-    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
-    if flags == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) };
-    if r == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// The first `limit` entry names of the directory `dirfd`, through a descriptor of its own (a new
@@ -307,6 +253,8 @@ fn try_read_lock(file: &File) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::symlink;
 
     fn tmp() -> PathBuf {

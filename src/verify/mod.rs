@@ -373,7 +373,8 @@ pub fn load_keys(keys: &KeySource) -> Result<Vec<Vec<u8>>, KeyError> {
             path: p.to_path_buf(),
             reason: crate::words::unreadable("key file", p, &e),
         };
-        let f = std::fs::File::open(p).map_err(err)?;
+        // The admin's file: a symlink is followed, but what it reaches must be a regular file.
+        let f = crate::files::open_regular(p, true).map_err(err)?;
         let mut buf = Vec::new();
         f.take(MAX_KEY_BYTES + 1)
             .read_to_end(&mut buf)
