@@ -42,6 +42,7 @@ pub mod policy;
 pub mod privilege;
 pub mod reference;
 pub mod registries;
+pub mod residue;
 pub mod settings;
 pub mod signature;
 pub mod state;
