@@ -460,14 +460,33 @@ fn every_privilege_is_given_up_before_the_store_is_read() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(200));
-    for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
-        assert_eq!(
-            status_field(pid, field),
-            "0000000000000000",
-            "{field} of the waiting hook"
-        );
+    // Capabilities belong to each thread: every thread of the hook (its watchdog too) holds none.
+    let tasks: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .map(|t| t.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(tasks.len() >= 2, "no watchdog thread: {tasks:?}");
+    for task in &tasks {
+        let status = |field: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{task}/status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(&format!("{field}:"))
+                        .map(|v| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert_eq!(
+                status(field),
+                "0000000000000000",
+                "{field} of thread {task} of the waiting hook"
+            );
+        }
+        assert_eq!(status("NoNewPrivs"), "1", "thread {task}");
     }
-    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
     drop(lock);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
