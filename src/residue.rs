@@ -38,29 +38,48 @@ const SWEEP_ENTRIES: usize = 10_000;
 /// (`--timeout` is at most an hour, and the hook ends itself then).
 const UNKNOWN_OWNER_AGE: Duration = Duration::from_secs(2 * 3600);
 
-/// The homes this process has now.
-static HOMES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// The homes this process has now, and whether `end` has run (no new home may be made then).
+struct Homes {
+    ended: bool,
+    live: Vec<PathBuf>,
+}
 
-fn homes() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+static HOMES: Mutex<Homes> = Mutex::new(Homes {
+    ended: false,
+    live: Vec::new(),
+});
+
+fn homes() -> std::sync::MutexGuard<'static, Homes> {
     HOMES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Records that `home` now exists and is this process's.
-pub fn track(home: &Path) {
-    homes().push(home.to_path_buf());
+/// Records that `home` now exists and is this process's; an error once `end` has run, since
+/// nothing would remove it then.
+pub fn track(home: &Path) -> Result<(), String> {
+    let mut homes = homes();
+    if homes.ended {
+        return Err("the deadline has passed: no new GnuPG home is made".into());
+    }
+    homes.live.push(home.to_path_buf());
+    Ok(())
 }
 
 /// Records that `home` is gone.
 pub fn untrack(home: &Path) {
-    homes().retain(|h| h != home);
+    homes().live.retain(|h| h != home);
 }
 
 /// Ends every process running in one of this process's homes (and what those started), then
 /// removes the homes. For the deadline, when gpgme may be in the middle of a run: the processes
 /// are ended twice, a moment apart, to catch one gpgme started meanwhile.
 pub fn end() {
-    // Held only for a push or a retain, never across anything that blocks.
-    let now = homes().clone();
+    // Held only for a push or a retain, never across anything that blocks. A home made after
+    // this is refused (`track`), so the list is complete.
+    let now = {
+        let mut homes = homes();
+        homes.ended = true;
+        homes.live.clone()
+    };
     end_in(&now);
 }
 
@@ -222,7 +241,7 @@ pub fn sweep(tmp: &Path) -> usize {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        if !meta.is_dir() || meta.uid() != uid || homes().contains(&path) {
+        if !meta.is_dir() || meta.uid() != uid || homes().live.contains(&path) {
             continue;
         }
         if stale(&path, &meta) {

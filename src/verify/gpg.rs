@@ -206,7 +206,7 @@ impl TempHome {
                 )
             })?;
         let home = TempHome { dir };
-        crate::residue::track(home.path());
+        crate::residue::track(home.path())?;
         let dir = &home.dir;
         crate::residue::mark(dir.path()).map_err(|e| {
             format!(
