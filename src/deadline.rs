@@ -12,7 +12,31 @@ const RUNNING: u8 = 0;
 const SETTLED: u8 = 1;
 const EXPIRED: u8 = 2;
 
-static STATE: AtomicU8 = AtomicU8::new(RUNNING);
+/// Who reports: nobody yet, the hook, or the deadline. Changes once.
+struct Claim(AtomicU8);
+
+impl Claim {
+    const fn new() -> Claim {
+        Claim(AtomicU8::new(RUNNING))
+    }
+
+    /// Claims the report for `who`: true if it is (now, or already) theirs.
+    fn claim(&self, who: u8) -> bool {
+        match self
+            .0
+            .compare_exchange(RUNNING, who, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => true,
+            Err(holder) => holder == who,
+        }
+    }
+
+    fn is(&self, who: u8) -> bool {
+        self.0.load(Ordering::SeqCst) == who
+    }
+}
+
+static STATE: Claim = Claim::new();
 
 /// What the hook is doing now, as words that follow "while": "verifying signature 3 of 7 with
 /// gpgme".
@@ -32,27 +56,46 @@ pub fn activity() -> String {
 
 /// Claims the report for the hook's own verdict: true if the deadline has not claimed it.
 pub fn settle() -> bool {
-    STATE
-        .compare_exchange(RUNNING, SETTLED, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
-        || STATE.load(Ordering::SeqCst) == SETTLED
+    STATE.claim(SETTLED)
 }
 
 /// Claims the report for the deadline: true if the hook had not reached its verdict.
 pub fn expire() -> bool {
-    STATE
-        .compare_exchange(RUNNING, EXPIRED, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
-        || STATE.load(Ordering::SeqCst) == EXPIRED
+    STATE.claim(EXPIRED)
 }
 
 /// Whether the deadline has claimed the report: work still going on is wasted, and should stop
 /// starting anything new (another gpg run).
 pub fn expired() -> bool {
-    STATE.load(Ordering::SeqCst) == EXPIRED
+    STATE.is(EXPIRED)
 }
 
-/// Whether the hook has claimed the report.
-pub fn settled() -> bool {
-    STATE.load(Ordering::SeqCst) == SETTLED
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_claim_reports() {
+        let c = Claim::new();
+        assert!(c.claim(SETTLED));
+        assert!(c.claim(SETTLED));
+        assert!(!c.claim(EXPIRED));
+        assert!(c.is(SETTLED) && !c.is(EXPIRED));
+        let c = Claim::new();
+        assert!(c.claim(EXPIRED));
+        assert!(!c.claim(SETTLED));
+        assert!(c.is(EXPIRED));
+    }
+
+    #[test]
+    fn racing_claims_have_one_winner() {
+        for _ in 0..200 {
+            let c = std::sync::Arc::new(Claim::new());
+            let other = std::sync::Arc::clone(&c);
+            let t = std::thread::spawn(move || other.claim(EXPIRED));
+            let settled = c.claim(SETTLED);
+            let expired = t.join().unwrap();
+            assert!(settled != expired);
+        }
+    }
 }
