@@ -31,8 +31,12 @@ Options:
   --no-cache              verify every time
   --openpgp IMPL          gpgme (the default, as containers/image) or sequoia (in-process;
                           only in builds with the sequoia feature)
-  --timeout SECONDS       how long to wait for the store's locks before denying (default 10;
-                          keep it below the hook's timeout in hooks.d)
+  --timeout SECONDS       the longest the whole decision may take, counted from the hook's
+                          start: lock waits, every gpg run, everything (default 10). When it
+                          runs out, the hook ends the gpg processes it started, removes their
+                          temporary GnuPG home, and denies, saying what it was waiting for (in
+                          warn mode: records a would-deny and exits 0), within about a second.
+                          Keep it below the hook's timeout in hooks.d (30 s)
   -h, --help              print this help
   -V, --version           print the version
 

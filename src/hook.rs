@@ -6,8 +6,9 @@
 //! unless the policy accepts any image (`verdict::settle`).
 
 use std::io::Read;
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::audit::{self, Record, Verdict};
 use crate::config::Mode;
@@ -20,32 +21,191 @@ use crate::verify::PolicyKeys;
 use crate::{build, decisions, privilege, state, words};
 
 /// Runs the hook for the container whose state is on `stdin`: decides, records, and returns the
-/// exit code (`Allow` for an allow or a warn-mode would-deny, `Deny` otherwise).
+/// exit code (`Allow` for an allow or a warn-mode would-deny, `Deny` otherwise). Lock waits end
+/// at the deadline; nothing else is watched (see `run_watched`).
 pub fn run(settings: &HookSettings, stdin: impl Read) -> Exit {
-    let (mut verdict, record) = decide(settings, stdin);
+    run_until(settings, stdin, Instant::now() + settings.timeout, &|_| {})
+}
+
+/// `run`, as the hook process runs it: the whole decision, counted from `started`, ends by
+/// `--timeout`. A watchdog thread ends it there if the hook has not reached its verdict: it ends
+/// the gpg processes the hook started, removes their temporary homes, denies (warn mode: records
+/// a would-deny and exits 0) saying what the hook was waiting for, and exits the process.
+pub fn run_watched(started: Instant, settings: &HookSettings, stdin: impl Read) -> Exit {
+    let deadline = started + settings.timeout;
+    let known = Arc::new(Mutex::new(Record {
+        policy: settings.policy.clone(),
+        ..Record::default()
+    }));
+    let watch = Watch {
+        deadline,
+        timeout: settings.timeout,
+        mode: settings.mode,
+        keep_privileges: settings.keep_privileges,
+        socket: settings.syslog_socket.clone(),
+        decisions: settings.decisions.clone(),
+        known: Arc::clone(&known),
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("deadline".into())
+        .spawn(move || watch.run())
+    {
+        // Without the watchdog nothing would bound a gpg run: fail closed, as for any internal
+        // error.
+        let record = Record {
+            policy: settings.policy.clone(),
+            reason: format!("cannot enforce --timeout (no thread for it: {e})"),
+            ..Record::default()
+        };
+        let verdict = match settings.mode {
+            Mode::Warn => Verdict::WouldDeny,
+            Mode::Enforce => Verdict::Deny,
+        };
+        return report(verdict, &record, &settings.syslog_socket);
+    }
+    let note = |r: &Record| *known.lock().unwrap_or_else(|e| e.into_inner()) = r.clone();
+    run_until(settings, stdin, deadline, &note)
+}
+
+fn run_until(
+    settings: &HookSettings,
+    stdin: impl Read,
+    deadline: Instant,
+    note: &dyn Fn(&Record),
+) -> Exit {
+    let (mut verdict, record) = decide_until(settings, stdin, deadline, note);
+    if !crate::deadline::settle() {
+        // The watchdog has claimed the report (a deny) and is ending the process.
+        loop {
+            std::thread::park();
+        }
+    }
     if verdict == Verdict::Deny && settings.mode == Mode::Warn {
         verdict = Verdict::WouldDeny;
     }
     let exit = report(verdict, &record, &settings.syslog_socket);
     if let Some(dir) = &settings.decisions {
-        let line = match verdict {
-            Verdict::Allow => String::new(),
-            Verdict::Deny | Verdict::WouldDeny => deny_line(&record),
-        };
-        decisions::record(dir, &record.container, &record.format(verdict), &line);
+        keep(dir, verdict, &record);
     }
     exit
+}
+
+/// Keeps the decision for `why`.
+fn keep(dir: &Path, verdict: Verdict, record: &Record) {
+    let line = match verdict {
+        Verdict::Allow => String::new(),
+        Verdict::Deny | Verdict::WouldDeny => deny_line(record),
+    };
+    decisions::record(dir, &record.container, &record.format(verdict), &line);
+}
+
+/// How long after the deadline the watchdog acts: a lock wait that ends at the deadline gives its
+/// own reason first.
+const GRACE: Duration = Duration::from_millis(200);
+
+/// How long the watchdog waits for syslog to take its record before it exits anyway.
+const AUDIT_WAIT: Duration = Duration::from_millis(500);
+
+/// What the watchdog needs to deny on its own: the deadline, how to report, and what the hook
+/// knows so far of the container and its image.
+struct Watch {
+    deadline: Instant,
+    timeout: Duration,
+    mode: Mode,
+    keep_privileges: bool,
+    socket: PathBuf,
+    decisions: Option<PathBuf>,
+    known: Arc<Mutex<Record>>,
+}
+
+impl Watch {
+    fn run(self) {
+        // Capabilities and no_new_privs belong to each thread: this one gives up its own, as the
+        // hook's thread does before it reads anything from the runtime or the store. Killing
+        // gpg, removing its home and writing the records need none. (If this fails, so does the
+        // hook's own drop, which denies.)
+        if !self.keep_privileges {
+            let _ = privilege::drop_all();
+        }
+        let fire = self.deadline + GRACE;
+        let now = Instant::now();
+        if fire > now {
+            std::thread::sleep(fire - now);
+        }
+        if !crate::deadline::expire() {
+            // The hook reached its verdict in time, and reports it.
+            return;
+        }
+        // Fixed before anything else: whatever happens below, the process exits with this, and
+        // it never allows in enforce mode.
+        let (verdict, code) = match self.mode {
+            Mode::Warn => (Verdict::WouldDeny, Exit::Allow),
+            Mode::Enforce => (Verdict::Deny, Exit::Deny),
+        };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.deny(verdict)));
+        exit_now(code)
+    }
+
+    fn deny(&self, verdict: Verdict) {
+        let doing = crate::deadline::activity();
+        crate::residue::end();
+        let mut record = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut reason = format!(
+            "the decision took longer than --timeout {} s",
+            self.timeout.as_secs_f64()
+        );
+        if !doing.is_empty() {
+            reason.push_str(&format!(" (while {doing})"));
+        }
+        record.reason = words::plain(&reason);
+        say(verdict, &record);
+        // syslog gets a moment, not its usual 2 s: the runtime's own timeout is near.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (socket, audited) = (self.socket.clone(), record.clone());
+        let _ = std::thread::Builder::new().spawn(move || {
+            audit_or_say(verdict, &audited, &socket);
+            let _ = tx.send(());
+        });
+        if rx.recv_timeout(AUDIT_WAIT).is_err() {
+            eprintln!(
+                "oci-signature-hook: audit record not written: syslog did not take it in time"
+            );
+        }
+        if let Some(dir) = &self.decisions {
+            keep(dir, verdict, &record);
+        }
+    }
+}
+
+/// Exits at once, without running exit handlers: the hook's own thread may be inside gpgme.
+#[allow(unsafe_code)]
+fn exit_now(code: Exit) -> ! {
+    use std::io::Write;
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit(2) ends the process; it takes a plain integer and touches no memory.
+    unsafe { libc::_exit(code as i32) }
 }
 
 /// Reaches a verdict for the container whose state is on `stdin`, and the record that says so.
 /// Never panics on bad input; an error is a deny with its reason (or an allow with it, when the
 /// policy accepts any image).
 pub fn decide(settings: &HookSettings, stdin: impl Read) -> (Verdict, Record) {
+    decide_until(settings, stdin, Instant::now() + settings.timeout, &|_| {})
+}
+
+/// `decide`, with lock waits ending at `deadline`, and `note` told what the record holds each
+/// time it learns more (for the watchdog's record, if it comes to that).
+fn decide_until(
+    settings: &HookSettings,
+    stdin: impl Read,
+    deadline: Instant,
+    note: &dyn Fn(&Record),
+) -> (Verdict, Record) {
     let mut record = Record {
         policy: settings.policy.clone(),
         ..Record::default()
     };
-    let outcome = evaluate(settings, stdin, &mut record);
+    let outcome = evaluate(settings, stdin, deadline, &mut record, note);
     let verdict = if outcome.allows() {
         Verdict::Allow
     } else {
@@ -55,8 +215,14 @@ pub fn decide(settings: &HookSettings, stdin: impl Read) -> (Verdict, Record) {
     (verdict, record)
 }
 
-fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> Outcome {
-    let deadline = Instant::now() + settings.timeout;
+fn evaluate(
+    settings: &HookSettings,
+    stdin: impl Read,
+    deadline: Instant,
+    record: &mut Record,
+    note: &dyn Fn(&Record),
+) -> Outcome {
+    crate::deadline::doing("reading the policy and its keys");
     // What the admin's policy names is read with the rights the hook was started with, as
     // containers/image reads it in the process that pulls: the policy and every key file in it.
     let loaded = Policy::load_with_bytes(&settings.policy);
@@ -67,11 +233,14 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
     } else {
         privilege::drop_all()
     };
+    crate::deadline::doing("reading the container's state from the runtime");
     let state = match state::read(stdin) {
         Ok(s) => s,
         Err(e) => return verdict::settle(None, Err(e.into())),
     };
     record.container = state.id.clone();
+    note(record);
+    crate::deadline::doing("reading the container's record in the store");
     // The container and its image are named in every record that can name them, also when the
     // policy is what failed.
     let rootless = settings.rootless;
@@ -84,6 +253,7 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
         record.container_name = c.names.first().cloned().unwrap_or_default();
         record.image_id = c.image_id.clone();
         record.image = c.image_name.clone().unwrap_or_default();
+        note(record);
     }
     let (policy, policy_bytes) = match &loaded {
         Ok(p) => p,
@@ -112,6 +282,7 @@ fn evaluate(settings: &HookSettings, stdin: impl Read, record: &mut Record) -> O
         }),
         host_root: settings.host_root,
     };
+    crate::deadline::doing("judging the image");
     let (reference, decision) = verdict::container(
         policy,
         &store,
@@ -219,9 +390,16 @@ fn build_step(
 
 /// Writes the audit record and, for a deny, the reason on stderr; returns the exit code.
 pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
+    let exit = say(verdict, record);
+    audit_or_say(verdict, record, socket);
+    exit
+}
+
+/// For a deny, the reason on stderr; the exit code.
+fn say(verdict: Verdict, record: &Record) -> Exit {
     // The reason comes first: podman shows the hook's stderr in its error message, and readers
     // (and some log collectors) stop at the first line.
-    let exit = match verdict {
+    match verdict {
         Verdict::Allow => Exit::Allow,
         Verdict::Deny => {
             eprintln!("oci-signature-hook: {}", deny_line(record));
@@ -234,14 +412,17 @@ pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
             );
             Exit::Allow
         }
-    };
+    }
+}
+
+/// The audit record, or on stderr why it could not be written.
+fn audit_or_say(verdict: Verdict, record: &Record, socket: &Path) {
     if let Err(e) = audit::log(socket, verdict, record) {
         eprintln!(
             "oci-signature-hook: audit record not written: {}",
             words::plain(&audit::sanitize(&e))
         );
     }
-    exit
 }
 
 /// The one line an admin reads in podman's error message: `blocked container start: container

@@ -11,6 +11,7 @@
 //! | --- | --- |
 //! | `cli`, `settings` | flags as typed arguments; resolved once into settings |
 //! | `hook` | the prestart command: state → verdict → audit → exit code |
+//! | `deadline`, `residue` | `--timeout` for the whole decision; no GnuPG home or gpg outlives the hook |
 //! | `check` | what the hook would block, with hints |
 //! | `why`, `decisions` | the last decision for a container, for runtimes that hide the reason |
 //! | `verdict` | the one decision, the fail-closed rule, typed deny reasons |
@@ -31,6 +32,7 @@ pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod deadline;
 pub mod decisions;
 pub mod exit;
 pub mod files;
@@ -43,6 +45,7 @@ pub mod policy;
 pub mod privilege;
 pub mod reference;
 pub mod registries;
+pub mod residue;
 pub mod settings;
 pub mod signature;
 pub mod state;
@@ -83,8 +86,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
             why::run(&args, &who)
         }
         Ok(cli::Command::Hook(args)) => {
+            // --timeout counts from here.
+            let started = std::time::Instant::now();
             let who = invoker::detect();
-            hook::run(&HookSettings::resolve(args, &who), std::io::stdin().lock())
+            let settings = HookSettings::resolve(args, &who);
+            hook::run_watched(started, &settings, std::io::stdin().lock())
         }
     }
 }

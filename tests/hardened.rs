@@ -460,14 +460,33 @@ fn every_privilege_is_given_up_before_the_store_is_read() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(200));
-    for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
-        assert_eq!(
-            status_field(pid, field),
-            "0000000000000000",
-            "{field} of the waiting hook"
-        );
+    // Capabilities belong to each thread: every thread of the hook (its watchdog too) holds none.
+    let tasks: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .map(|t| t.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(tasks.len() >= 2, "no watchdog thread: {tasks:?}");
+    for task in &tasks {
+        let status = |field: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{task}/status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(&format!("{field}:"))
+                        .map(|v| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert_eq!(
+                status(field),
+                "0000000000000000",
+                "{field} of thread {task} of the waiting hook"
+            );
+        }
+        assert_eq!(status("NoNewPrivs"), "1", "thread {task}");
     }
-    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
     drop(lock);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
@@ -843,4 +862,222 @@ fn a_fifo_as_storage_conf_denies_at_once() {
         "storage.conf",
     );
     denied(&r, &format!("{conf:?}: not a regular file (a FIFO)"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The deadline, and what a hook leaves behind
+// ---------------------------------------------------------------------------------------------
+
+/// A directory with a `gpg` that runs the real one, except for a verification, where it starts
+/// `sleep <marker>` (a child, which does not name the GnuPG home) and waits for it. Put first on
+/// the hook's PATH. `marker` is a unique duration of about a minute.
+fn slow_gpg(dir: &Scratch) -> (String, String) {
+    let real = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("gpg"))
+        .find(|p| p.is_file())
+        .expect("gpg on PATH");
+    let marker = format!("60.{}{}", std::process::id(), crate::common::unique());
+    let bin = dir.path().join("slow-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("gpg");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = --output ] && {{ sleep {marker}; exit 2; }}; done\nexec {} \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, marker)
+}
+
+/// Command lines of running processes that contain `needle` (zombies have none).
+fn processes_with(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
+fn kill_processes_with(needle: &str) {
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmd)
+            .replace('\0', " ")
+            .contains(needle)
+        {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect()
+}
+
+#[test]
+fn a_gpg_that_hangs_is_ended_at_the_timeout_with_its_home() {
+    use std::os::unix::net::UnixDatagram;
+    let lab = lab();
+    let dir = Scratch::new("deadline-gpg");
+    let (_, state) = lab.container(&lab.image("signed"));
+    let policy = trusted(&dir);
+    let (path, marker) = slow_gpg(&dir);
+    let socket = dir.path().join("log");
+    let syslog = UnixDatagram::bind(&socket).unwrap();
+    syslog
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    for mode in ["enforce", "warn"] {
+        let tmp = dir.path().join(format!("tmp-{mode}"));
+        std::fs::create_dir(&tmp).unwrap();
+        let start = Instant::now();
+        let out = crate::common::run_hook_env(
+            &[
+                "--policy",
+                policy.to_str().unwrap(),
+                "--syslog-socket",
+                socket.to_str().unwrap(),
+                "--timeout",
+                "2",
+                "--mode",
+                mode,
+            ],
+            state.as_bytes(),
+            &tmp,
+            &[("PATH", &path)],
+        );
+        let took = start.elapsed();
+        let r = HookResult {
+            code: out.status.code(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        println!("{mode}: the hook took {took:?}");
+        let reason = "the decision took longer than --timeout 2 s \
+                      (while verifying signature 1 of 1 with gpgme)";
+        if mode == "enforce" {
+            denied(&r, reason);
+        } else {
+            assert_eq!(r.code, Some(0), "{}", r.stderr);
+            assert!(
+                r.stderr
+                    .contains("warn mode, start allowed: would have blocked")
+                    && r.stderr.contains(reason),
+                "{}",
+                r.stderr
+            );
+        }
+        assert!(took < Duration::from_millis(3500), "took {took:?}");
+        let mut buf = [0u8; 8192];
+        let n = syslog.recv(&mut buf).expect("an audit record");
+        let record = String::from_utf8_lossy(&buf[..n]);
+        let verdict = if mode == "enforce" {
+            "deny"
+        } else {
+            "would-deny"
+        };
+        assert!(
+            record.contains(&format!("verdict={verdict} ")) && record.contains("took longer"),
+            "{record}"
+        );
+        // Nothing left: no home, no gpg, not what that gpg started.
+        assert!(
+            entries(&tmp).is_empty(),
+            "left in TMPDIR: {:?}",
+            entries(&tmp)
+        );
+        let left = [
+            processes_with(&tmp.to_string_lossy()),
+            processes_with(&marker),
+        ]
+        .concat();
+        kill_processes_with(&marker);
+        assert!(left.is_empty(), "still running: {left:?}");
+    }
+}
+
+#[test]
+fn a_home_left_by_a_killed_hook_is_removed_by_the_next_run() {
+    let lab = lab();
+    let dir = Scratch::new("deadline-kill");
+    let (_, state) = lab.container(&lab.image("signed"));
+    let policy = trusted(&dir);
+    let (path, marker) = slow_gpg(&dir);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // Killed while gpg verifies, as the runtime kills a hook at its timeout.
+    let mut hook = Command::new(hook_path())
+        .args([
+            "--no-cache",
+            "--syslog-socket",
+            "/nonexistent/log",
+            "--policy",
+        ])
+        .arg(&policy)
+        .args(["--timeout", "60"])
+        .env("TMPDIR", &tmp)
+        .env("PATH", &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    hook.stdin
+        .take()
+        .unwrap()
+        .write_all(state.as_bytes())
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while processes_with(&marker).is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!processes_with(&marker).is_empty(), "gpg never verified");
+    hook.kill().unwrap();
+    hook.wait().unwrap();
+    kill_processes_with(&marker);
+    kill_processes_with(&tmp.to_string_lossy());
+    let left = entries(&tmp);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with(&format!("oci-signature-hook-{}-", hook.id())));
+    // The next run, with the real gpg, removes it, and leaves nothing of its own.
+    let out = run_hook(
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--syslog-socket",
+            "/nonexistent/log",
+        ],
+        state.as_bytes(),
+        &tmp,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(entries(&tmp).is_empty(), "left: {:?}", entries(&tmp));
 }

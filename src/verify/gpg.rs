@@ -171,7 +171,8 @@ impl Keyring for GpgKeyring {
     }
 }
 
-/// A private GnuPG home (0700, in `tmp`), removed on drop.
+/// A private GnuPG home (0700, in `tmp`, named `oci-signature-hook-<pid>-…` with an owner file:
+/// `residue`), removed on drop, and at the deadline with the gpg processes running in it.
 struct TempHome {
     dir: tempfile::TempDir,
 }
@@ -179,8 +180,17 @@ struct TempHome {
 impl TempHome {
     fn create(tmp: &Path) -> Result<TempHome, String> {
         use std::os::unix::fs::PermissionsExt;
+        // Homes that killed hooks left behind, once per process (bounded).
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| {
+            crate::residue::sweep(tmp);
+        });
         let dir = tempfile::Builder::new()
-            .prefix(&format!("oci-signature-hook-{}-", std::process::id()))
+            .prefix(&format!(
+                "{}{}-",
+                crate::residue::HOME_PREFIX,
+                std::process::id()
+            ))
             // tempfile leaves a directory's mode to the umask unless told.
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(tmp)
@@ -195,6 +205,16 @@ impl TempHome {
                     crate::words::io(&cause)
                 )
             })?;
+        let home = TempHome { dir };
+        crate::residue::track(home.path())?;
+        let dir = &home.dir;
+        crate::residue::mark(dir.path()).map_err(|e| {
+            format!(
+                "cannot write to temporary GnuPG home {:?}: {}",
+                dir.path(),
+                crate::words::io(&e)
+            )
+        })?;
         // gpg must not start a gpg-agent or dirmngr for this home: verifying and importing
         // public keys needs neither, and nothing would stop them.
         std::fs::write(dir.path().join("gpg.conf"), "no-autostart\n").map_err(|e| {
@@ -204,11 +224,18 @@ impl TempHome {
                 crate::words::io(&e)
             )
         })?;
-        Ok(TempHome { dir })
+        Ok(home)
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+impl Drop for TempHome {
+    fn drop(&mut self) {
+        // The directory itself goes right after, with `dir`.
+        crate::residue::untrack(self.dir.path());
     }
 }
 

@@ -286,12 +286,26 @@ fn signed_by(
         return Err(RequirementError::KeyTypeUnimplemented(key_type.as_str()));
     }
     let blobs = load(keys)?;
+    let with = verifier.name();
+    crate::deadline::doing(format!("importing the policy's keys with {with}"));
     let mut ring = verifier.open(&blobs).map_err(RequirementError::Keyring)?;
     if ring.key_count() == 0 {
         return Err(RequirementError::NoKeys);
     }
     let mut failures = Vec::new();
-    for sig in &sigs {
+    for (i, sig) in sigs.iter().enumerate() {
+        if crate::deadline::expired() {
+            // The deadline has denied already: start no more work (another gpg) for nothing.
+            failures.push(SigFailure::Crypto(
+                "not verified: the deadline passed".into(),
+            ));
+            break;
+        }
+        crate::deadline::doing(format!(
+            "verifying signature {} of {} with {with}",
+            i + 1,
+            sigs.len()
+        ));
         match accept(ring.as_mut(), sig, identity, subject) {
             Ok(expires) => return Ok(expires),
             Err(f) => failures.push(f),
