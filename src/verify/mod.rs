@@ -26,6 +26,12 @@ const MAX_KEY_BYTES: u64 = 16 << 20;
 /// it decompresses. Past this, the signature is rejected and its plaintext is never held.
 pub const MAX_PAYLOAD_BYTES: usize = 4 << 20;
 
+/// The most signatures one `signedBy` examines. containers/image sets no limit, but a pull stores
+/// one signature per signer (a few at most), and each signature costs a gpg run: an image with
+/// more is denied before any is examined, so thousands of junk signatures cannot run gpg
+/// thousands of times.
+pub const MAX_SIGNATURES: usize = 64;
+
 /// Where a verifier writes a signature's plaintext: it takes at most `limit` bytes, and a write
 /// past that fails with an I/O error (so that gpgme, or a copy loop, stops producing more) and
 /// frees what was held. Once refused, it refuses every later write.
@@ -208,6 +214,9 @@ pub enum RequirementError {
     /// No simple-signing signature is stored with the image.
     #[error("no signature exists (a signature by a trusted key was required)")]
     NoSignature,
+    /// More simple-signing signatures than `MAX_SIGNATURES` are stored with the image.
+    #[error("the image has {0} signatures, more than the {MAX_SIGNATURES} that are examined")]
+    TooManySignatures(usize),
     /// A `keyType` other than `GPGKeys`.
     #[error("keyType {0:?} is not implemented")]
     KeyTypeUnimplemented(&'static str),
@@ -342,6 +351,9 @@ fn signed_by(
         .collect();
     if sigs.is_empty() {
         return Err(RequirementError::NoSignature);
+    }
+    if sigs.len() > MAX_SIGNATURES {
+        return Err(RequirementError::TooManySignatures(sigs.len()));
     }
     if key_type != KeyType::GpgKeys {
         return Err(RequirementError::KeyTypeUnimplemented(key_type.as_str()));
