@@ -1081,3 +1081,336 @@ fn a_home_left_by_a_killed_hook_is_removed_by_the_next_run() {
     );
     assert!(entries(&tmp).is_empty(), "left: {:?}", entries(&tmp));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounds on what signatures cost
+// ---------------------------------------------------------------------------------------------
+
+/// Replaces the stored signatures of the signed image in `root` with `sigs`.
+fn set_signatures(root: &Path, sigs: &[Vec<u8>]) {
+    std::fs::write(image_dir(root).join("signatures"), sigs.concat()).unwrap();
+    let images = images_dir(root).join("images.json");
+    let mut list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&images).unwrap()).unwrap();
+    let rec = list
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["id"] == lab().get("IMAGE_ID_SIGNED"))
+        .unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(rec["metadata"].as_str().unwrap()).unwrap();
+    let sizes: Vec<usize> = sigs.iter().map(Vec::len).collect();
+    meta["signature-sizes"] = serde_json::json!(sizes);
+    rec["metadata"] = meta.to_string().into();
+    rec["big-data-sizes"]["signatures"] = sigs.iter().map(Vec::len).sum::<usize>().into();
+    std::fs::write(&images, serde_json::to_vec(&list).unwrap()).unwrap();
+}
+
+/// An OpenPGP message as gpg would make it with `--sign --compress-algo zlib` of `zeros` zero
+/// bytes, but for its signature packet: a compressed-data packet (ZLIB, level 9) holding a
+/// one-pass signature packet and a literal-data packet of zeros. Zeros compress about 1000 to
+/// 1, and gpg writes out every byte it decompresses.
+fn compression_bomb(zeros: u64) -> Vec<u8> {
+    let script = r#"
+import struct, sys, zlib
+zeros = int(sys.argv[1])
+ops = bytes([0xC4, 13, 3, 0, 8, 1]) + b"\x11" * 8 + b"\x01"
+lit = bytes([0xCB, 0xFF]) + struct.pack(">I", 6 + zeros) + b"b\x00" + b"\x00" * 4
+c = zlib.compressobj(9)
+out = sys.stdout.buffer
+out.write(bytes([0xA3, 2]))
+out.write(c.compress(ops + lit))
+chunk = bytes(1 << 20)
+while zeros:
+    n = min(zeros, len(chunk))
+    out.write(c.compress(chunk[:n]))
+    zeros -= n
+out.write(c.flush())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &zeros.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The OpenPGP implementations of this build, as `--openpgp` values.
+fn implementations() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut v = vec!["gpgme"];
+    #[cfg(feature = "sequoia")]
+    v.push("sequoia");
+    v
+}
+
+/// What one hook run cost.
+struct Measured {
+    result: HookResult,
+    /// Peak resident set, KiB (`/usr/bin/time -f %M`).
+    rss_kib: u64,
+    elapsed: Duration,
+    /// How many times gpg was started.
+    gpg_runs: usize,
+}
+
+/// Runs the hook on `state` under /usr/bin/time, with a `gpg` on `PATH` that counts its runs,
+/// and checks that nothing is left: no file in its TMPDIR, no gpg process with a home there.
+fn measured_hook(policy: &Path, state: &str, openpgp: &str) -> Measured {
+    let dir = Scratch::new(&format!("measured-{}", crate::common::unique()));
+    let tmp = dir.path().join("tmp");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    let runs = dir.path().join("gpg-runs");
+    let real_gpg = ["/usr/bin/gpg", "/bin/gpg"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap();
+    dir.file(
+        "bin/gpg",
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nexec {real_gpg} \"$@\"\n",
+            runs.display()
+        ),
+    );
+    std::fs::set_permissions(
+        bin.join("gpg"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // The runs log is written by gpg, which runs without the hook's capabilities.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let rss = dir.path().join("rss");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let start = Instant::now();
+    let mut child = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&rss)
+        .arg(hook_path())
+        .args([
+            "--no-cache",
+            "--syslog-socket",
+            "/nonexistent/log",
+            "--openpgp",
+            openpgp,
+            "--policy",
+        ])
+        .arg(policy)
+        .env("TMPDIR", &tmp)
+        .env("PATH", path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(state.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    let elapsed = start.elapsed();
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "the hook left {left:?} in its TMPDIR");
+    // gpgme does not wait for gpg itself; gpg ends as soon as its pipes are closed.
+    let gpg_under_tmp = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains("gpg") && c.contains(&*tmp.to_string_lossy()))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !gpg_under_tmp().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gpg_under_tmp().is_empty(), "{:?}", gpg_under_tmp());
+    let rss_kib = std::fs::read_to_string(&rss)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gpg_runs = std::fs::read_to_string(&runs)
+        .map(|s| s.lines().count())
+        .unwrap_or(0);
+    Measured {
+        result: HookResult {
+            code: out.status.code(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        rss_kib,
+        elapsed,
+        gpg_runs,
+    }
+}
+
+/// The most memory signatures may add to a hook's: the stored signatures (at most 4 MiB), a copy
+/// of each, and the plaintext of one (at most 4 MiB). A release build holds about 4 MiB besides,
+/// so that its peak stays within 16 MiB.
+const MAX_GROWTH_KIB: u64 = 12 << 10;
+
+/// The peak memory of this build's hook denying an image with one tiny junk signature.
+fn baseline_kib(root: &Path, policy: &Path, state: &str, openpgp: &str) -> u64 {
+    let saved = std::fs::read(image_dir(root).join("signatures")).unwrap();
+    let images = std::fs::read(images_dir(root).join("images.json")).unwrap();
+    set_signatures(root, &[vec![0xA3, 0x02, 0x00]]);
+    let m = measured_hook(policy, state, openpgp);
+    assert_eq!(m.result.code, Some(1), "{}", m.result.stderr);
+    std::fs::write(image_dir(root).join("signatures"), saved).unwrap();
+    std::fs::write(images_dir(root).join("images.json"), images).unwrap();
+    m.rss_kib
+}
+
+/// Checks that the peak memory of `m` is at most `MAX_GROWTH_KIB` above `base`.
+fn within_bounds(m: &Measured, base: u64, openpgp: &str) {
+    assert!(
+        m.rss_kib <= base + MAX_GROWTH_KIB,
+        "{openpgp}: {} KiB, {} KiB without the signatures",
+        m.rss_kib,
+        base
+    );
+}
+
+#[test]
+fn a_compressed_signature_that_expands_to_gigabytes_is_refused_in_bounded_memory() {
+    let dir = Scratch::new("bomb");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    let base: std::collections::HashMap<&str, u64> = implementations()
+        .into_iter()
+        .map(|o| (o, baseline_kib(&root, &policy, &state, o)))
+        .collect();
+    let genuine = std::fs::read(image_dir(&root).join("signatures")).unwrap();
+    for (zeros, stored) in [(256u64 << 20, 256usize << 10), (1 << 30, 1 << 20)] {
+        let bomb = compression_bomb(zeros);
+        assert!(bomb.len() <= stored + stored / 16, "{} bytes", bomb.len());
+        // Alone, it denies with the bound's reason.
+        set_signatures(&root, std::slice::from_ref(&bomb));
+        for openpgp in implementations() {
+            let m = measured_hook(&policy, &state, openpgp);
+            println!(
+                "{openpgp}: {} stored bytes expanding to {zeros}: {} KiB peak, {:?}, {} gpg runs",
+                bomb.len(),
+                m.rss_kib,
+                m.elapsed,
+                m.gpg_runs
+            );
+            denied(
+                &m.result,
+                "signedBy: signature payload is larger than 4194304 bytes",
+            );
+            within_bounds(&m, base[openpgp], openpgp);
+        }
+        // Before a genuine signature, it does not hide that one.
+        set_signatures(&root, &[bomb, genuine.clone()]);
+        for openpgp in implementations() {
+            let m = measured_hook(&policy, &state, openpgp);
+            assert_eq!(m.result.code, Some(0), "{openpgp}: {}", m.result.stderr);
+            within_bounds(&m, base[openpgp], openpgp);
+        }
+    }
+}
+
+#[test]
+fn thousands_of_junk_signatures_deny_by_their_count_without_running_gpg() {
+    let dir = Scratch::new("many-sigs");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    let base: std::collections::HashMap<&str, u64> = implementations()
+        .into_iter()
+        .map(|o| (o, baseline_kib(&root, &policy, &state, o)))
+        .collect();
+    let genuine = std::fs::read(image_dir(&root).join("signatures")).unwrap();
+    // 20,000 signatures of 3 bytes: a compressed-data packet header and nothing more.
+    let mut sigs = vec![vec![0xA3, 0x02, 0x00]; 20_000];
+    sigs.push(genuine.clone());
+    set_signatures(&root, &sigs);
+    for openpgp in implementations() {
+        let m = measured_hook(&policy, &state, openpgp);
+        println!(
+            "{openpgp}: 20001 signatures: {} KiB peak, {:?}, {} gpg runs",
+            m.rss_kib, m.elapsed, m.gpg_runs
+        );
+        denied(
+            &m.result,
+            "signedBy: the image has 20001 signatures, more than the 64 that are examined",
+        );
+        assert_eq!(m.gpg_runs, 0, "{openpgp}");
+        assert!(
+            m.elapsed < Duration::from_secs(1),
+            "{openpgp}: {:?}",
+            m.elapsed
+        );
+        within_bounds(&m, base[openpgp], openpgp);
+    }
+    // At the bound, each is examined, and the genuine one, last, is accepted.
+    let mut sigs = vec![vec![0xA3, 0x02, 0x00]; 63];
+    sigs.push(genuine);
+    set_signatures(&root, &sigs);
+    for openpgp in implementations() {
+        let m = measured_hook(&policy, &state, openpgp);
+        assert_eq!(m.result.code, Some(0), "{openpgp}: {}", m.result.stderr);
+        // One gpg run per signature, and four more: gpgme's engine checks, the import of the
+        // keys and the accepted signer's key listing.
+        assert!(m.gpg_runs <= 64 + 4, "{openpgp}: {}", m.gpg_runs);
+    }
+}
+
+#[test]
+fn signatures_at_the_storage_bound_are_verified_in_bounded_memory() {
+    // The most stored signature bytes an image may have (4 MiB): a signature that expands to
+    // 1 GiB, then junk up to the bound. The image's signatures, the copy of each that is
+    // verified, and the plaintext bound are held together.
+    const STORED_MAX: usize = 4 << 20;
+    let dir = Scratch::new("sigs-at-bound");
+    let (root, state) = store_copy(&dir);
+    let policy = trusted(&dir);
+    let base: std::collections::HashMap<&str, u64> = implementations()
+        .into_iter()
+        .map(|o| (o, baseline_kib(&root, &policy, &state, o)))
+        .collect();
+    let bomb = compression_bomb(1 << 30);
+    // The rest: literal-data packets of zeros in "compressed" packets of algorithm 0 (stored),
+    // which gpg reads to their end and writes out, each below the plaintext bound.
+    let rest = STORED_MAX - bomb.len();
+    let mut sigs = vec![bomb];
+    sigs.extend((0..4).map(|i| {
+        let len = rest / 4 + usize::from(i < rest % 4);
+        let body = u32::try_from(len - 8).unwrap();
+        let mut s = vec![0xA3, 0x00, 0xCB, 0xFF];
+        s.extend_from_slice(&body.to_be_bytes());
+        s.extend_from_slice(b"b\x00\x00\x00\x00\x00");
+        s.resize(len, 0);
+        s
+    }));
+    assert_eq!(sigs.iter().map(Vec::len).sum::<usize>(), STORED_MAX);
+    set_signatures(&root, &sigs);
+    for openpgp in implementations() {
+        let m = measured_hook(&policy, &state, openpgp);
+        println!(
+            "{openpgp}: {STORED_MAX} stored bytes: {} KiB peak, {:?}, {} gpg runs",
+            m.rss_kib, m.elapsed, m.gpg_runs
+        );
+        denied(&m.result, "signature payload is larger than 4194304 bytes");
+        within_bounds(&m, base[openpgp], openpgp);
+    }
+    // One byte more is refused before anything is verified.
+    sigs.push(vec![0xA3]);
+    set_signatures(&root, &sigs);
+    for openpgp in implementations() {
+        let m = measured_hook(&policy, &state, openpgp);
+        denied(&m.result, "larger than");
+        assert_eq!(m.gpg_runs, 0, "{openpgp}");
+    }
+}

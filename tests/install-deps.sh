@@ -4,6 +4,7 @@
 #   build:  libgpgme-dev libassuan-dev libgpg-error-dev (static .a files), pkg-config
 #   run:    gnupg (gpgme runs gpg)
 #   tests:  podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog
+#           time (/usr/bin/time: the peak memory of the hook on hostile signatures)
 #           uidmap (newuidmap/newgidmap, for rootless podman as a test user)
 #           debootstrap (the Debian 13 root of the podman 5 tests, tests/lab/podman5.sh)
 #   pkg:    make dpkg-dev rpm (building the .deb and the .rpm), groff-base (manual page check)
@@ -12,7 +13,7 @@ set -euo pipefail
 
 packages=(
     pkg-config libgpgme-dev libassuan-dev libgpg-error-dev gnupg
-    podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog uidmap debootstrap
+    podman runc skopeo docker-registry busybox-static curl jq python3 rsyslog time uidmap debootstrap
     make dpkg-dev rpm groff-base g++
 )
 

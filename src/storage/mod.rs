@@ -39,8 +39,11 @@ const MAX_INDEX_BYTES: u64 = 256 << 20;
 const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 /// One record found by `find_record`; a bigger one is parsed with the whole file instead.
 const MAX_RECORD_BYTES: u64 = 4 << 20;
-/// All signatures of one image together.
-const MAX_SIGNATURES_BYTES: u64 = 16 << 20;
+/// All signatures of one image together: containers/image refuses a signature larger than 4 MiB,
+/// and a pull stores a few of a few hundred bytes each. The hook holds them, a copy of each, and
+/// the plaintext of the one being verified (`verify::MAX_PAYLOAD_BYTES`) at once: with this
+/// bound, that stays within 16 MiB.
+const MAX_SIGNATURES_BYTES: u64 = 4 << 20;
 
 /// Why the image could not be read. Every one denies the start.
 #[derive(Debug, thiserror::Error)]

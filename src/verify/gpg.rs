@@ -7,9 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use gpgme::{Context, Protocol, Validity};
+use gpgme::{Context, Data, Protocol, Validity};
 
-use super::{earliest, Keyring, SignatureVerified, Verified, Verifier};
+use super::{
+    earliest, BoundedBuffer, Keyring, SignatureVerified, Verified, Verifier, MAX_PAYLOAD_BYTES,
+};
 
 /// Tells gpgme, before its first use, to find `gpg` on `PATH` (or in `/bin:/usr/bin` without
 /// one) instead of asking `gpgconf` where it is. That spares four processes per cold verification
@@ -102,11 +104,15 @@ impl Keyring for GpgKeyring {
     }
 
     fn verify(&mut self, signature: &[u8]) -> Result<Verified, String> {
-        let mut payload = Vec::new();
-        let result = self
-            .ctx
-            .verify_opaque(signature, &mut payload)
-            .map_err(|e| format!("GPG verification failed: {e}"))?;
+        // gpg writes out all the plaintext it decompresses: the buffer refuses what is past the
+        // bound, gpgme then ends the operation and closes gpg's pipes, and gpg stops.
+        let mut plaintext = BoundedBuffer::new(MAX_PAYLOAD_BYTES);
+        let result = match Data::from_writer(&mut plaintext) {
+            Ok(data) => self.ctx.verify_opaque(signature, data),
+            Err(e) => Err(e.error()),
+        };
+        let payload = plaintext.into_inner()?;
+        let result = result.map_err(|e| format!("GPG verification failed: {e}"))?;
         let sigs: Vec<_> = result.signatures().collect();
         if sigs.len() != 1 {
             return Err(format!("unexpected GPG signature count {}", sigs.len()));

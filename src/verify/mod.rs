@@ -9,7 +9,7 @@ pub mod gpg;
 #[cfg(feature = "sequoia")]
 pub mod sequoia;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -19,6 +19,73 @@ use crate::signature::{self, Signature};
 
 /// A key file larger than this is refused.
 const MAX_KEY_BYTES: u64 = 16 << 20;
+
+/// The most plaintext one signature may carry. A simple-signing payload is a few hundred bytes,
+/// and containers/image refuses a signature larger than 4 MiB; but a compressed OpenPGP message
+/// of a few hundred KiB expands to gigabytes, and the OpenPGP implementation writes out whatever
+/// it decompresses. Past this, the signature is rejected and its plaintext is never held.
+pub const MAX_PAYLOAD_BYTES: usize = 4 << 20;
+
+/// The most signatures one `signedBy` examines. containers/image sets no limit, but a pull stores
+/// one signature per signer (a few at most), and each signature costs a gpg run: an image with
+/// more is denied before any is examined, so thousands of junk signatures cannot run gpg
+/// thousands of times.
+pub const MAX_SIGNATURES: usize = 64;
+
+/// Where a verifier writes a signature's plaintext: it takes at most `limit` bytes, and a write
+/// past that fails with an I/O error (so that gpgme, or a copy loop, stops producing more) and
+/// frees what was held. Once refused, it refuses every later write.
+#[derive(Debug)]
+pub struct BoundedBuffer {
+    buf: Vec<u8>,
+    limit: usize,
+    exceeded: bool,
+}
+
+impl BoundedBuffer {
+    pub fn new(limit: usize) -> BoundedBuffer {
+        BoundedBuffer {
+            buf: Vec::new(),
+            limit,
+            exceeded: false,
+        }
+    }
+
+    /// Whether a write went past the limit.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded
+    }
+
+    /// What was written: the whole plaintext, or why not if it went past the limit.
+    pub fn into_inner(self) -> Result<Vec<u8>, String> {
+        if self.exceeded {
+            Err(payload_too_large_for(self.limit))
+        } else {
+            Ok(self.buf)
+        }
+    }
+}
+
+/// Why a signature's plaintext was refused.
+fn payload_too_large_for(limit: usize) -> String {
+    format!("signature payload is larger than {limit} bytes")
+}
+
+impl Write for BoundedBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.exceeded || b.len() > self.limit - self.buf.len() {
+            self.exceeded = true;
+            self.buf = Vec::new();
+            return Err(std::io::Error::other(payload_too_large_for(self.limit)));
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Proof that a signature was verified cryptographically by a trusted key; only this module and
 /// its verifiers can make one.
@@ -147,6 +214,9 @@ pub enum RequirementError {
     /// No simple-signing signature is stored with the image.
     #[error("no signature exists (a signature by a trusted key was required)")]
     NoSignature,
+    /// More simple-signing signatures than `MAX_SIGNATURES` are stored with the image.
+    #[error("the image has {0} signatures, more than the {MAX_SIGNATURES} that are examined")]
+    TooManySignatures(usize),
     /// A `keyType` other than `GPGKeys`.
     #[error("keyType {0:?} is not implemented")]
     KeyTypeUnimplemented(&'static str),
@@ -281,6 +351,9 @@ fn signed_by(
         .collect();
     if sigs.is_empty() {
         return Err(RequirementError::NoSignature);
+    }
+    if sigs.len() > MAX_SIGNATURES {
+        return Err(RequirementError::TooManySignatures(sigs.len()));
     }
     if key_type != KeyType::GpgKeys {
         return Err(RequirementError::KeyTypeUnimplemented(key_type.as_str()));

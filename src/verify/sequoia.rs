@@ -11,8 +11,6 @@
 //! among them) that GnuPG 2.2 still accepts. Bzip2-compressed messages are not supported (GnuPG
 //! compresses with zlib by default).
 
-use std::io::Read;
-
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::amalgamation::ValidAmalgamation;
@@ -25,10 +23,15 @@ use openpgp::policy::StandardPolicy;
 use openpgp::types::RevocationStatus;
 use openpgp::{Cert, KeyHandle};
 
-use super::{Keyring, SignatureVerified, Verified, Verifier};
+use super::{BoundedBuffer, Keyring, SignatureVerified, Verified, Verifier, MAX_PAYLOAD_BYTES};
 
 /// A signed message larger than this is refused (simple-signing payloads are a few hundred bytes).
 const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+/// How much plaintext Sequoia holds back until it has checked the signature (its default is
+/// 25 MiB). A simple-signing payload fits, so it is checked before any byte is released; a larger
+/// plaintext streams through, is checked at its end, and counts only if that check passes.
+const BUFFER_BYTES: usize = 64 << 10;
 
 /// The Sequoia verifier.
 #[derive(Debug, Default)]
@@ -74,13 +77,15 @@ impl Keyring for SequoiaKeyring {
             expires: None,
         };
         let mut v = VerifierBuilder::from_bytes(signature)
+            .map(|b| b.buffer_size(BUFFER_BYTES))
             .and_then(|b| b.with_policy(&policy, None, helper))
             .map_err(|e| format!("OpenPGP verification failed: {e}"))?;
-        let mut payload = Vec::new();
-        v.by_ref()
-            .take(MAX_MESSAGE_BYTES as u64)
-            .read_to_end(&mut payload)
-            .map_err(|e| format!("OpenPGP verification failed: {e}"))?;
+        // The plaintext streams into a bounded buffer: past the bound, the copy stops, and
+        // nothing more is decompressed.
+        let mut plaintext = BoundedBuffer::new(MAX_PAYLOAD_BYTES);
+        let copied = std::io::copy(&mut v, &mut plaintext);
+        let payload = plaintext.into_inner()?;
+        copied.map_err(|e| format!("OpenPGP verification failed: {e}"))?;
         let signer = v
             .helper_ref()
             .signer

@@ -203,3 +203,94 @@ fn the_image_is_read_only_when_a_signed_by_is_reached() {
         "a signedBy without the image never allows"
     );
 }
+
+#[test]
+fn the_bounded_buffer_takes_up_to_its_limit() {
+    let mut b = BoundedBuffer::new(8);
+    b.write_all(b"1234").unwrap();
+    b.write_all(b"5678").unwrap();
+    assert!(!b.exceeded());
+    assert_eq!(b.into_inner(), Ok(b"12345678".to_vec()));
+    // Empty writes never exceed it.
+    let mut b = BoundedBuffer::new(0);
+    b.write_all(b"").unwrap();
+    assert_eq!(b.into_inner(), Ok(Vec::new()));
+}
+
+#[test]
+fn the_bounded_buffer_refuses_past_its_limit_and_drops_what_it_held() {
+    let mut b = BoundedBuffer::new(8);
+    b.write_all(b"12345").unwrap();
+    let err = b.write(b"6789").unwrap_err();
+    assert!(err.to_string().contains("larger than 8 bytes"), "{err}");
+    assert!(b.exceeded());
+    assert_eq!(b.buf.capacity(), 0, "the plaintext is not held");
+    // Once refused, always refused, even a write that would have fit.
+    assert!(b.write(b"1").is_err());
+    assert_eq!(
+        b.into_inner(),
+        Err("signature payload is larger than 8 bytes".to_string())
+    );
+    // A copy loop stops at the first refusal, without reading the rest.
+    let mut source = std::io::Read::chain(&[0u8; 100][..], std::io::repeat(0));
+    let mut b = BoundedBuffer::new(MAX_PAYLOAD_BYTES);
+    assert!(std::io::copy(&mut source, &mut b).is_err());
+    assert_eq!(
+        b.into_inner(),
+        Err("signature payload is larger than 4194304 bytes".to_string())
+    );
+}
+
+/// Counts keyrings opened and signatures verified.
+struct Counting(std::cell::Cell<usize>);
+
+impl Verifier for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn open(&self, blobs: &[Vec<u8>]) -> Result<Box<dyn Keyring>, String> {
+        self.0.set(self.0.get() + 1);
+        Fake.open(blobs)
+    }
+}
+
+#[test]
+fn more_signatures_than_examined_deny_before_any_is_verified() {
+    let r = Reference::parse_normalized("example.com/app:1").unwrap();
+    let good = sig("a", DIGEST, "example.com/app:1");
+    let run = |sigs: &[Signature]| {
+        let counting = Counting(std::cell::Cell::new(0));
+        let result = evaluate(
+            &reqs(&signed_by("a")),
+            Some(Subject {
+                reference: Some(&r),
+                manifest_digest: DIGEST,
+                signatures: sigs,
+            }),
+            &counting,
+        )
+        .map(|_| ())
+        .map_err(|f| f.to_string());
+        (result, counting.0.get())
+    };
+    // At the bound, every signature is examined: the last one is accepted.
+    let mut sigs = vec![sig("b", DIGEST, "example.com/app:1"); MAX_SIGNATURES - 1];
+    sigs.push(good.clone());
+    assert_eq!(run(&sigs), (Ok(()), 1));
+    // One more, and none is: not even a keyring is made.
+    sigs.insert(0, sig("b", DIGEST, "example.com/app:1"));
+    assert_eq!(
+        run(&sigs),
+        (
+            Err(format!(
+                "signedBy: the image has {} signatures, more than the 64 that are examined",
+                MAX_SIGNATURES + 1
+            )),
+            0
+        )
+    );
+    // sigstore signatures are not examined by signedBy, and do not count.
+    let mut sigs = vec![Signature::Sigstore(b"{}".to_vec()); 2 * MAX_SIGNATURES];
+    sigs.push(good);
+    assert_eq!(run(&sigs), (Ok(()), 1));
+}
