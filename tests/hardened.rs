@@ -1282,16 +1282,44 @@ fn within_bounds(m: &Measured, base: u64, openpgp: &str) {
     );
 }
 
-#[test]
-fn a_compressed_signature_that_expands_to_gigabytes_is_refused_in_bounded_memory() {
-    let dir = Scratch::new("bomb");
-    let (root, state) = store_copy(&dir);
-    let policy = trusted(&dir);
-    let base: std::collections::HashMap<&str, u64> = implementations()
+/// A copy of the lab's store to put hostile signatures into: its root, the state of a container
+/// of the signed image, a policy trusting its key, each implementation's peak memory on the
+/// genuine signature (KiB), and that signature's bytes.
+struct Hostile {
+    root: PathBuf,
+    state: String,
+    policy: PathBuf,
+    base: std::collections::HashMap<&'static str, u64>,
+    genuine: Vec<u8>,
+}
+
+fn hostile(dir: &Scratch) -> Hostile {
+    let (root, state) = store_copy(dir);
+    let policy = trusted(dir);
+    let base = implementations()
         .into_iter()
         .map(|o| (o, baseline_kib(&root, &policy, &state, o)))
         .collect();
     let genuine = std::fs::read(image_dir(&root).join("signatures")).unwrap();
+    Hostile {
+        root,
+        state,
+        policy,
+        base,
+        genuine,
+    }
+}
+
+#[test]
+fn a_compressed_signature_that_expands_to_gigabytes_is_refused_in_bounded_memory() {
+    let dir = Scratch::new("bomb");
+    let Hostile {
+        root,
+        state,
+        policy,
+        base,
+        genuine,
+    } = hostile(&dir);
     for (zeros, stored) in [(256u64 << 20, 256usize << 10), (1 << 30, 1 << 20)] {
         let bomb = compression_bomb(zeros);
         assert!(bomb.len() <= stored + stored / 16, "{} bytes", bomb.len());
@@ -1325,13 +1353,13 @@ fn a_compressed_signature_that_expands_to_gigabytes_is_refused_in_bounded_memory
 #[test]
 fn thousands_of_junk_signatures_deny_by_their_count_without_running_gpg() {
     let dir = Scratch::new("many-sigs");
-    let (root, state) = store_copy(&dir);
-    let policy = trusted(&dir);
-    let base: std::collections::HashMap<&str, u64> = implementations()
-        .into_iter()
-        .map(|o| (o, baseline_kib(&root, &policy, &state, o)))
-        .collect();
-    let genuine = std::fs::read(image_dir(&root).join("signatures")).unwrap();
+    let Hostile {
+        root,
+        state,
+        policy,
+        base,
+        genuine,
+    } = hostile(&dir);
     // 20,000 signatures of 3 bytes: a compressed-data packet header and nothing more.
     let mut sigs = vec![vec![0xA3, 0x02, 0x00]; 20_000];
     sigs.push(genuine.clone());
@@ -1369,12 +1397,13 @@ fn signatures_at_the_storage_bound_are_verified_in_bounded_memory() {
     // verified, and the plaintext bound are held together.
     const STORED_MAX: usize = 4 << 20;
     let dir = Scratch::new("sigs-at-bound");
-    let (root, state) = store_copy(&dir);
-    let policy = trusted(&dir);
-    let base: std::collections::HashMap<&str, u64> = implementations()
-        .into_iter()
-        .map(|o| (o, baseline_kib(&root, &policy, &state, o)))
-        .collect();
+    let Hostile {
+        root,
+        state,
+        policy,
+        base,
+        ..
+    } = hostile(&dir);
     let bomb = compression_bomb(1 << 30);
     // The rest: literal-data packets of zeros in "compressed" packets of algorithm 0 (stored),
     // which gpg reads to their end and writes out, each below the plaintext bound.
