@@ -30,25 +30,12 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::storage::{read_bounded, Dir};
+use crate::storage::{read_bounded, Dir, StorageError};
 
 /// The bundle's config.json (a runtime spec is kilobytes).
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 /// /proc/self/mountinfo: a few hundred bytes a mount.
 const MAX_MOUNTINFO_BYTES: u64 = 16 << 20;
-
-/// Why the bundle's root could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("cannot read {path:?}: {}", crate::words::io(source))]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot parse {path:?}: {reason}")]
-    Parse { path: PathBuf, reason: String },
-}
 
 /// The part of the runtime spec read here.
 #[derive(Deserialize)]
@@ -65,9 +52,9 @@ struct Root {
 /// relative to the bundle, and written without `.` components, repeated or trailing slashes (as
 /// the runtime resolves it, and as mountinfo shows mount points). config.json must be a regular
 /// file, not a symlink, of at most 4 MiB; the rest of it is not read.
-pub fn root_path(bundle: &Path) -> Result<PathBuf, BuildError> {
+pub fn root_path(bundle: &Path) -> Result<PathBuf, StorageError> {
     let path = bundle.join("config.json");
-    let read_err = |source| BuildError::Read {
+    let read_err = |source| StorageError::Read {
         path: path.clone(),
         source,
     };
@@ -75,7 +62,7 @@ pub fn root_path(bundle: &Path) -> Result<PathBuf, BuildError> {
         .and_then(|d| d.file("config.json"))
         .map_err(read_err)?;
     let bytes = read_bounded(file, MAX_CONFIG_BYTES).map_err(read_err)?;
-    let parse_err = |reason: String| BuildError::Parse {
+    let parse_err = |reason: String| StorageError::Parse {
         path: path.clone(),
         reason,
     };

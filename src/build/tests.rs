@@ -364,7 +364,7 @@ fn a_bad_or_hostile_config_json_is_an_error() {
     ] {
         let d = bundle(bad.as_bytes());
         assert!(
-            matches!(root_path(d.path()), Err(BuildError::Parse { .. })),
+            matches!(root_path(d.path()), Err(StorageError::Parse { .. })),
             "{bad}"
         );
     }
@@ -388,7 +388,10 @@ fn a_bad_or_hostile_config_json_is_an_error() {
     assert!(err.contains("symbolic link"), "{err}");
     std::fs::remove_file(&config).unwrap();
     std::fs::create_dir(&config).unwrap();
-    assert!(matches!(root_path(d.path()), Err(BuildError::Read { .. })));
+    assert!(matches!(
+        root_path(d.path()),
+        Err(StorageError::Read { .. })
+    ));
     std::fs::remove_dir(&config).unwrap();
     let c = std::ffi::CString::new(config.as_os_str().as_encoded_bytes()).unwrap();
     #[allow(unsafe_code)]
