@@ -21,3 +21,4 @@ mod lifecycle;
 mod podman5;
 mod podman_run;
 mod rootless;
+mod sigstore;
