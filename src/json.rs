@@ -115,6 +115,19 @@ impl<'a> Object<'a> {
     }
 }
 
+/// A member name as Go's `encoding/json` compares it with a field's name: without regard to
+/// case, where the long s and the Kelvin sign also match `s` and `k`.
+pub fn go_fold(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c,
+        })
+        .collect::<String>()
+        .to_lowercase()
+}
+
 /// Go's `json.Unmarshal` into a `string`: `null` leaves the empty string.
 pub fn go_string(v: &Value, what: &str) -> Result<String, String> {
     match v {
@@ -144,7 +157,7 @@ pub fn go_bytes(v: &Value, what: &str) -> Result<Option<Vec<u8>>, String> {
 }
 
 /// Go's `base64.StdEncoding`: padding required, non-zero trailing bits tolerated.
-const GO_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+pub const GO_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_allow_trailing_bits(true)

@@ -89,15 +89,27 @@ pub fn from_blob(b: &[u8]) -> Result<Signature, String> {
     }
 }
 
-/// containers/image decodes a `sigstore-json` signature as soon as it is read, with Go's lenient
-/// `encoding/json` (unknown members ignored, member names matched without regard to case, `null`
-/// for any field), and a chunk that does not decode fails the whole evaluation, even under a
-/// `signedBy` requirement that never looks at it (containers/image `internal/signature/sigstore.go`). Only the decoding is checked
-/// here; the contents matter to a `sigstoreSigned` requirement.
-fn check_sigstore_json(b: &[u8]) -> Result<(), String> {
+/// A sigstore signature as containers/image stores it (`internal/signature/sigstore.go`): the
+/// attachment's MIME type, its payload, and its annotations (the signature, and optionally a
+/// certificate, chain and Rekor SET). Untrusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SigstoreJson {
+    pub mime_type: String,
+    pub payload: Vec<u8>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// Decodes a `sigstore-json` chunk as containers/image does, with Go's lenient `encoding/json`:
+/// unknown members ignored, member names matched without regard to case, the last of repeated
+/// members winning (repeated `annotations` objects merge), `null` leaving a string as it was and
+/// an annotation's value empty. containers/image decodes each chunk as soon as it is read, and a
+/// chunk that does not decode fails the whole evaluation, even under a `signedBy` requirement that
+/// never looks at it.
+pub fn decode_sigstore(b: &[u8]) -> Result<SigstoreJson, String> {
     let v = Value::parse(b).map_err(|e| format!("sigstore-json: {e}"))?;
+    let mut out = SigstoreJson::default();
     let members = match &v {
-        Value::Null => return Ok(()),
+        Value::Null => return Ok(out),
         Value::Object(members) => members,
         other => {
             return Err(format!(
@@ -107,24 +119,19 @@ fn check_sigstore_json(b: &[u8]) -> Result<(), String> {
         }
     };
     for (name, value) in members {
-        // Go's case folding also takes the long s and the Kelvin sign for `s` and `k`.
-        let folded: String = name
-            .chars()
-            .map(|c| if c == '\u{17f}' { 's' } else { c })
-            .collect::<String>()
-            .to_lowercase();
-        match folded.as_str() {
-            "mimetype" => {
-                go_string(value, "sigstore-json mimeType")?;
+        match crate::json::go_fold(name).as_str() {
+            "mimetype" if !matches!(value, Value::Null) => {
+                out.mime_type = go_string(value, "sigstore-json mimeType")?;
             }
             "payload" => {
-                go_bytes(value, "sigstore-json payload")?;
+                out.payload = go_bytes(value, "sigstore-json payload")?.unwrap_or_default();
             }
             "annotations" => match value {
-                Value::Null => {}
+                Value::Null => out.annotations.clear(),
                 Value::Object(annotations) => {
-                    for (_, a) in annotations {
-                        go_string(a, "sigstore-json annotations")?;
+                    for (k, a) in annotations {
+                        let a = go_string(a, "sigstore-json annotations")?;
+                        out.annotations.insert(k.clone(), a);
                     }
                 }
                 other => {
@@ -137,7 +144,11 @@ fn check_sigstore_json(b: &[u8]) -> Result<(), String> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(out)
+}
+
+fn check_sigstore_json(b: &[u8]) -> Result<(), String> {
+    decode_sigstore(b).map(|_| ())
 }
 
 /// The claims of a simple-signing payload. Untrusted until its signature is verified.
@@ -151,14 +162,34 @@ pub struct Payload {
 
 const SIMPLE_SIGNING_TYPE: &str = "atomic container signature";
 
+const SIGSTORE_TYPE: &str = "cosign container image signature";
+
 /// Parses a simple-signing payload as strictly as containers/image's `signature/simple.go`.
 pub fn parse_payload(bytes: &[u8]) -> Result<Payload, String> {
+    parse(bytes, SIMPLE_SIGNING_TYPE)
+}
+
+/// Parses a sigstore signature's payload as containers/image's
+/// `signature/internal/sigstore_payload.go` does: the simple-signing structure with the type
+/// `cosign container image signature`, and an `optional` that may be `null` (cosign writes
+/// that).
+pub fn parse_sigstore_payload(bytes: &[u8]) -> Result<Payload, String> {
+    parse(bytes, SIGSTORE_TYPE)
+}
+
+fn parse(bytes: &[u8], kind: &str) -> Result<Payload, String> {
     let v = Value::parse(bytes)?;
     let top = Object::strict(&v, &["critical", "optional"])?;
     let critical = top.require("critical")?;
     let optional = top.require("optional")?;
 
-    // `optional`: an object; unknown members are ignored, but creator and timestamp are typed.
+    // `optional`: an object (or, for sigstore, `null`); unknown members are ignored, but creator
+    // and timestamp are typed.
+    let empty = Value::Object(Vec::new());
+    let optional = match optional {
+        Value::Null if kind == SIGSTORE_TYPE => &empty,
+        o => o,
+    };
     let opt = Object::unique(optional)?;
     if let Some(c) = opt.get("creator") {
         go_string(c, "optional.creator")?;
@@ -188,7 +219,7 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Payload, String> {
     let t = go_string(crit.require("type")?, "critical.type")?;
     let image = crit.require("image")?;
     let identity = crit.require("identity")?;
-    if t != SIMPLE_SIGNING_TYPE {
+    if t != kind {
         return Err(format!("Unrecognized signature type {t:?}"));
     }
     let image = Object::strict(image, &["docker-manifest-digest"])?;

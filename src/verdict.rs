@@ -519,10 +519,8 @@ fn evaluate(
     if let (Some(c), Some(img)) = (&how.cache, read) {
         let keys: Result<Vec<Vec<Vec<u8>>>, KeyError> = reqs
             .iter()
-            .filter_map(|r| match r {
-                Requirement::SignedBy { keys, .. } => Some(how.keys.get(keys)),
-                _ => None,
-            })
+            .flat_map(Requirement::key_sources)
+            .map(|keys| how.keys.get(keys))
             .collect();
         // A key that cannot be read denies below; there is nothing to look up or remember.
         if let Ok(keys) = keys {

@@ -70,10 +70,66 @@ pub enum Requirement {
     },
     /// Parses; containers/image has never implemented it, so it denies.
     SignedBaseLayer,
-    /// Parses (the newest format); verification is not implemented, so it denies.
-    SigstoreSigned {
-        identity: IdentityRule,
+    /// A sigstore signature by a trusted key or certificate (the newest format).
+    SigstoreSigned(Box<Sigstore>),
+}
+
+/// A `sigstoreSigned` requirement (containers/image `signature/policy_types.go`,
+/// `prSigstoreSigned`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sigstore {
+    /// Whose signatures are trusted.
+    pub trust: SigstoreTrust,
+    /// `rekorPublicKey{Path,Paths,Data,Datas}`: when set, a signature must carry a Rekor SET
+    /// (signed entry timestamp) signed by one of these ECDSA keys.
+    pub rekor: Option<KeySource>,
+    pub identity: IdentityRule,
+}
+
+/// The trust root of a `sigstoreSigned` requirement: exactly one of these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SigstoreTrust {
+    /// `keyPath`, `keyPaths`, `keyData` or `keyDatas`: PEM public keys.
+    PublicKeys(KeySource),
+    /// `fulcio`: a certificate issued by one of the CA certificates `ca` (PEM) at the time the
+    /// Rekor SET records, for `subject_email`, by `oidc_issuer`.
+    Fulcio {
+        ca: KeySource,
+        oidc_issuer: String,
+        subject_email: String,
     },
+    /// `pki`: a certificate that chains to `roots` (PEM) now, through `intermediates` and the
+    /// signature's own chain; `subject_email` and `subject_hostname` are checked when not empty.
+    Pki {
+        roots: KeySource,
+        intermediates: Option<KeySource>,
+        subject_email: String,
+        subject_hostname: String,
+    },
+}
+
+impl Requirement {
+    /// Every key or certificate source the requirement reads (to read them up front, and to key
+    /// a cached verdict on their bytes), in a fixed order.
+    pub fn key_sources(&self) -> Vec<&KeySource> {
+        match self {
+            Requirement::SignedBy { keys, .. } => vec![keys],
+            Requirement::SigstoreSigned(s) => {
+                let mut v = match &s.trust {
+                    SigstoreTrust::PublicKeys(k) => vec![k],
+                    SigstoreTrust::Fulcio { ca, .. } => vec![ca],
+                    SigstoreTrust::Pki {
+                        roots,
+                        intermediates,
+                        ..
+                    } => std::iter::once(roots).chain(intermediates).collect(),
+                };
+                v.extend(&s.rekor);
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl Requirement {
@@ -84,7 +140,7 @@ impl Requirement {
             Requirement::Reject => "reject",
             Requirement::SignedBy { .. } => "signedBy",
             Requirement::SignedBaseLayer => "signedBaseLayer",
-            Requirement::SigstoreSigned { .. } => "sigstoreSigned",
+            Requirement::SigstoreSigned(_) => "sigstoreSigned",
         }
     }
 }
@@ -109,12 +165,14 @@ impl KeyType {
     }
 }
 
-/// Where `signedBy`'s keys come from: exactly one of `keyPath`, `keyPaths`, `keyData`.
+/// Where keys or certificates come from: a file (`keyPath`), files (`keyPaths`), data given
+/// inline (`keyData`, base64-decoded) or several such (`keyDatas`, `sigstoreSigned` only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     Path(PathBuf),
     Paths(Vec<PathBuf>),
     Data(Vec<u8>),
+    Datas(Vec<Vec<u8>>),
 }
 
 /// Why a policy cannot be used. Every one of them denies every start.

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::{IdentityRule, KeySource, KeyType, Policy, Requirement};
+use super::{IdentityRule, KeySource, KeyType, Policy, Requirement, Sigstore, SigstoreTrust};
 use crate::json::{go_bytes, go_string, Object, Value};
 use crate::manifest::is_lower_hex;
 use crate::reference::{validate_digest, Reference};
@@ -162,8 +162,9 @@ fn signed_by(v: &Value) -> Result<Requirement> {
     })
 }
 
-/// The newest `sigstoreSigned` format (containers/image `signature/policy_config_sigstore.go`): exactly one trust root, at most one Rekor
-/// key source, with the `fulcio`/`pki` rules.
+/// The newest `sigstoreSigned` format (containers/image `signature/policy_config_sigstore.go`):
+/// exactly one trust root, at most one Rekor key source, with the `fulcio`/`pki` rules. A path
+/// given as `""` counts as absent, data given as `""` as present (it fails later, as upstream).
 fn sigstore_signed(v: &Value) -> Result<Requirement> {
     let o = Object::strict(
         v,
@@ -182,116 +183,142 @@ fn sigstore_signed(v: &Value) -> Result<Requirement> {
             "signedIdentity",
         ],
     )?;
-    let mut roots = 0;
-    if let Some(p) = o.get("keyPath") {
-        roots += usize::from(!go_string(p, "keyPath")?.is_empty());
-    }
-    if let Some(ps) = o.get("keyPaths") {
-        // Present, even as null, it must list something (newest containers/image).
-        if go_string_list(ps, "keyPaths")?.is_none_or(|l| l.is_empty()) {
-            return Err("\"keyPaths\" contains no entries".into());
-        }
-        roots += 1;
-    }
-    if let Some(d) = o.get("keyData") {
-        roots += usize::from(go_bytes(d, "keyData")?.is_some());
-    }
-    if let Some(ds) = o.get("keyDatas") {
-        // Present, even as null, it must list something (newest containers/image).
-        if go_bytes_list(ds, "keyDatas")?.is_none_or(|l| l.is_empty()) {
-            return Err("\"keyDatas\" contains no entries".into());
-        }
-        roots += 1;
-    }
+    let mut roots: Vec<SigstoreTrust> =
+        sources(&o, ["keyPath", "keyPaths", "keyData", "keyDatas"])?
+            .into_iter()
+            .map(SigstoreTrust::PublicKeys)
+            .collect();
     // Present, even as null, they must be objects (newest containers/image).
-    let fulcio = match o.get("fulcio") {
-        Some(f) => {
-            fulcio(f)?;
-            roots += 1;
-            true
-        }
-        _ => false,
-    };
-    let pki = match o.get("pki") {
-        Some(p) => {
-            pki(p)?;
-            roots += 1;
-            true
-        }
-        _ => false,
-    };
-    if roots != 1 {
+    if let Some(f) = o.get("fulcio") {
+        roots.push(fulcio(f)?);
+    }
+    if let Some(p) = o.get("pki") {
+        roots.push(pki(p)?);
+    }
+    if roots.len() != 1 {
         return Err(
             "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified"
                 .into(),
         );
     }
-    let mut rekor = 0;
-    if let Some(p) = o.get("rekorPublicKeyPath") {
-        rekor += usize::from(!go_string(p, "rekorPublicKeyPath")?.is_empty());
-    }
-    if let Some(ps) = o.get("rekorPublicKeyPaths") {
-        // Present, even as null, it must list something (newest containers/image).
-        if go_string_list(ps, "rekorPublicKeyPaths")?.is_none_or(|l| l.is_empty()) {
-            return Err("\"rekorPublicKeyPaths\" contains no entries".into());
-        }
-        rekor += 1;
-    }
-    if let Some(d) = o.get("rekorPublicKeyData") {
-        rekor += usize::from(go_bytes(d, "rekorPublicKeyData")?.is_some());
-    }
-    if let Some(ds) = o.get("rekorPublicKeyDatas") {
-        // Present, even as null, it must list something (newest containers/image).
-        if go_bytes_list(ds, "rekorPublicKeyDatas")?.is_none_or(|l| l.is_empty()) {
-            return Err("\"rekorPublicKeyDatas\" contains no entries".into());
-        }
-        rekor += 1;
-    }
-    if rekor > 1 {
+    let trust = roots.remove(0);
+    let mut rekor = sources(
+        &o,
+        [
+            "rekorPublicKeyPath",
+            "rekorPublicKeyPaths",
+            "rekorPublicKeyData",
+            "rekorPublicKeyDatas",
+        ],
+    )?;
+    if rekor.len() > 1 {
         return Err("at most one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and rekorPublicKeyDatas can be used".into());
     }
-    if fulcio && rekor == 0 {
-        return Err("Fulcio requires a Rekor public key".into());
-    }
-    if pki && rekor != 0 {
-        return Err("rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and rekorPublicKeyDatas are not supported for pki".into());
+    let rekor = rekor.pop();
+    match (&trust, &rekor) {
+        (SigstoreTrust::Fulcio { .. }, None) => {
+            return Err("Fulcio requires a Rekor public key".into());
+        }
+        (SigstoreTrust::Pki { .. }, Some(_)) => {
+            return Err("rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and rekorPublicKeyDatas are not supported for pki".into());
+        }
+        _ => {}
     }
     let identity = match o.get("signedIdentity") {
         None => IdentityRule::MatchRepoDigestOrExact,
         Some(si) => identity(si)?,
     };
-    Ok(Requirement::SigstoreSigned { identity })
+    Ok(Requirement::SigstoreSigned(Box::new(Sigstore {
+        trust,
+        rekor,
+        identity,
+    })))
 }
 
-fn fulcio(v: &Value) -> Result<()> {
-    let o = Object::strict(v, &["caPath", "caData", "oidcIssuer", "subjectEmail"])?;
-    let path = o
-        .get("caPath")
-        .map(|p| go_string(p, "caPath"))
-        .transpose()?
-        .filter(|p| !p.is_empty());
-    let data = o
-        .get("caData")
-        .map(|d| go_bytes(d, "caData"))
-        .transpose()?
-        .flatten();
-    if path.is_some() == data.is_some() {
-        return Err("exactly one of caPath and caData must be specified".into());
-    }
-    for key in ["oidcIssuer", "subjectEmail"] {
-        let s = o
-            .get(key)
-            .map(|s| go_string(s, key))
-            .transpose()?
-            .unwrap_or_default();
-        if s.is_empty() {
-            return Err(format!("{key} not specified"));
+/// The sources that are set among `[path, paths, data, datas]`, in that order: a non-empty
+/// path, a non-empty list of paths, data (even `""`), a non-empty list of data. A list given as
+/// `[]` or `null` is an error ("contains no entries").
+fn sources(o: &Object, [path, paths, data, datas]: [&str; 4]) -> Result<Vec<KeySource>> {
+    let mut set = Vec::new();
+    if let Some(p) = o.get(path) {
+        let p = go_string(p, path)?;
+        if !p.is_empty() {
+            set.push(KeySource::Path(p.into()));
         }
     }
-    Ok(())
+    if let Some(ps) = o.get(paths) {
+        match go_string_list(ps, paths)? {
+            Some(l) if !l.is_empty() => {
+                set.push(KeySource::Paths(l.into_iter().map(PathBuf::from).collect()))
+            }
+            _ => return Err(format!("{paths:?} contains no entries")),
+        }
+    }
+    if let Some(d) = o.get(data) {
+        if let Some(d) = go_bytes(d, data)? {
+            set.push(KeySource::Data(d));
+        }
+    }
+    if let Some(ds) = o.get(datas) {
+        match go_bytes_list(ds, datas)? {
+            Some(l) if !l.is_empty() => set.push(KeySource::Datas(l)),
+            _ => return Err(format!("{datas:?} contains no entries")),
+        }
+    }
+    Ok(set)
 }
 
-fn pki(v: &Value) -> Result<()> {
+/// One of a path (non-empty) and data (even `""`), by the names `path` and `data`; `None` if
+/// neither is set, an error naming both if both are.
+fn path_or_data(o: &Object, path: &str, data: &str) -> Result<Option<KeySource>> {
+    let p = o
+        .get(path)
+        .map(|p| go_string(p, path))
+        .transpose()?
+        .filter(|p| !p.is_empty());
+    let d = o
+        .get(data)
+        .map(|d| go_bytes(d, data))
+        .transpose()?
+        .flatten();
+    match (p, d) {
+        (Some(_), Some(_)) => Err(format!("{path} and {data} cannot be used simultaneously")),
+        (Some(p), None) => Ok(Some(KeySource::Path(p.into()))),
+        (None, Some(d)) => Ok(Some(KeySource::Data(d))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A string member; absent and `null` are `""`.
+fn string_member(o: &Object, key: &str) -> Result<String> {
+    Ok(o.get(key)
+        .map(|s| go_string(s, key))
+        .transpose()?
+        .unwrap_or_default())
+}
+
+fn fulcio(v: &Value) -> Result<SigstoreTrust> {
+    let o = Object::strict(v, &["caPath", "caData", "oidcIssuer", "subjectEmail"])?;
+    let ca = path_or_data(&o, "caPath", "caData")
+        .ok()
+        .flatten()
+        .ok_or("exactly one of caPath and caData must be specified")?;
+    let oidc_issuer = string_member(&o, "oidcIssuer")?;
+    if oidc_issuer.is_empty() {
+        return Err("oidcIssuer not specified".into());
+    }
+    let subject_email = string_member(&o, "subjectEmail")?;
+    if subject_email.is_empty() {
+        return Err("subjectEmail not specified".into());
+    }
+    Ok(SigstoreTrust::Fulcio {
+        ca,
+        oidc_issuer,
+        subject_email,
+    })
+}
+
+fn pki(v: &Value) -> Result<SigstoreTrust> {
     let o = Object::strict(
         v,
         &[
@@ -303,33 +330,22 @@ fn pki(v: &Value) -> Result<()> {
             "subjectHostname",
         ],
     )?;
-    let set_string = |k: &str| -> Result<bool> {
-        Ok(!o
-            .get(k)
-            .map(|s| go_string(s, k))
-            .transpose()?
-            .unwrap_or_default()
-            .is_empty())
-    };
-    let set_bytes = |k: &str| -> Result<bool> {
-        Ok(o.get(k)
-            .map(|d| go_bytes(d, k))
-            .transpose()?
-            .flatten()
-            .is_some())
-    };
-    if set_string("caRootsPath")? == set_bytes("caRootsData")? {
-        return Err("exactly one of caRootsPath and caRootsData must be specified".into());
-    }
-    if set_string("caIntermediatesPath")? && set_bytes("caIntermediatesData")? {
-        return Err(
-            "caIntermediatesPath and caIntermediatesData cannot be used simultaneously".into(),
-        );
-    }
-    if !set_string("subjectEmail")? && !set_string("subjectHostname")? {
+    let roots = path_or_data(&o, "caRootsPath", "caRootsData")
+        .ok()
+        .flatten()
+        .ok_or("exactly one of caRootsPath and caRootsData must be specified")?;
+    let intermediates = path_or_data(&o, "caIntermediatesPath", "caIntermediatesData")?;
+    let subject_email = string_member(&o, "subjectEmail")?;
+    let subject_hostname = string_member(&o, "subjectHostname")?;
+    if subject_email.is_empty() && subject_hostname.is_empty() {
         return Err("at least one of subjectEmail, subjectHostname must be specified".into());
     }
-    Ok(())
+    Ok(SigstoreTrust::Pki {
+        roots,
+        intermediates,
+        subject_email,
+        subject_hostname,
+    })
 }
 
 /// A `signedIdentity` object: exactly its type's keys, all present.

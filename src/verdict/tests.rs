@@ -255,7 +255,7 @@ mod pipeline {
                 Image::Signed,
                 Start::ByName,
                 false,
-                "sigstoreSigned: sigstore signatures are not supported yet",
+                "sigstoreSigned: no sigstore signature exists (a signature by a trusted key or certificate was required) (1 non-sigstore signatures, 0 sigstore non-signature attachments)",
             ),
             row(
                 &policy_with(

@@ -8,6 +8,7 @@
 pub mod gpg;
 #[cfg(feature = "sequoia")]
 pub mod sequoia;
+pub mod sigstore;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -153,12 +154,12 @@ pub struct Subject<'a> {
 }
 
 /// Whether evaluating `reqs` reaches a requirement that reads the image: the first requirement
-/// that is not `insecureAcceptAnything` is `signedBy`. Otherwise the image is never read.
+/// that is not `insecureAcceptAnything` is `signedBy` or `sigstoreSigned`. Otherwise the image is never read.
 pub fn needs_image(reqs: &[Requirement]) -> bool {
     matches!(
         reqs.iter()
             .find(|r| **r != Requirement::InsecureAcceptAnything),
-        Some(Requirement::SignedBy { .. })
+        Some(Requirement::SignedBy { .. } | Requirement::SigstoreSigned(_))
     )
 }
 
@@ -205,9 +206,13 @@ pub enum RequirementError {
     /// `signedBaseLayer`, which containers/image parses but has never implemented.
     #[error("not implemented (by containers/image either)")]
     SignedBaseLayerUnimplemented,
-    /// `sigstoreSigned`.
-    #[error("sigstore signatures are not supported yet")]
-    SigstoreUnsupported,
+    /// No sigstore signature is stored with the image (`other` simple-signing signatures and
+    /// `attachments` sigstore attachments of another MIME type were skipped).
+    #[error("no sigstore signature exists (a signature by a trusted key or certificate was required){}", skipped(*.other, *.attachments))]
+    NoSigstoreSignature { other: usize, attachments: usize },
+    /// A `sigstoreSigned` trust root (key, CA or Rekor key) could not be parsed.
+    #[error("{0}")]
+    TrustRoot(String),
     /// A `signedBy` reached without the image having been read (a bug in the caller).
     #[error("internal error: the image was not read")]
     ImageNotRead,
@@ -232,6 +237,17 @@ pub enum RequirementError {
     /// Signatures were examined and none was accepted; one entry per signature, in store order.
     #[error("{}", summarize(.0))]
     Signatures(Vec<SigFailure>),
+}
+
+/// What a `sigstoreSigned` skipped, when it skipped something.
+fn skipped(other: usize, attachments: usize) -> String {
+    if other == 0 && attachments == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({other} non-sigstore signatures, {attachments} sigstore non-signature attachments)"
+        )
+    }
 }
 
 /// One rejected signature's reason, or a count and every reason joined by `; `.
@@ -321,7 +337,10 @@ fn check(
         Requirement::InsecureAcceptAnything => Ok(None),
         Requirement::Reject => Err(RequirementError::Rejected),
         Requirement::SignedBaseLayer => Err(RequirementError::SignedBaseLayerUnimplemented),
-        Requirement::SigstoreSigned { .. } => Err(RequirementError::SigstoreUnsupported),
+        Requirement::SigstoreSigned(req) => match subject {
+            None => Err(RequirementError::ImageNotRead),
+            Some(subject) => sigstore::evaluate(req, subject, load),
+        },
         Requirement::SignedBy {
             key_type,
             keys,
@@ -424,14 +443,12 @@ pub struct PolicyKeys<'p> {
 pub type KeyBytes = Result<Vec<Vec<u8>>, KeyError>;
 
 impl<'p> PolicyKeys<'p> {
-    /// Reads every `signedBy` key source of `policy` (`load_keys`, each file bounded).
+    /// Reads every key and certificate source of `policy` (`signedBy`, `sigstoreSigned`) (`load_keys`, each file bounded).
     pub fn load(policy: &'p crate::policy::Policy) -> PolicyKeys<'p> {
         let loaded = policy
             .requirements()
-            .filter_map(|r| match r {
-                Requirement::SignedBy { keys, .. } => Some((keys, load_keys(keys))),
-                _ => None,
-            })
+            .flat_map(Requirement::key_sources)
+            .map(|keys| (keys, load_keys(keys)))
             .collect();
         PolicyKeys { loaded }
     }
@@ -477,6 +494,7 @@ pub fn load_keys(keys: &KeySource) -> Result<Vec<Vec<u8>>, KeyError> {
         KeySource::Path(p) => Ok(vec![read(p)?]),
         KeySource::Paths(ps) => ps.iter().map(|p| read(p)).collect(),
         KeySource::Data(d) => Ok(vec![d.clone()]),
+        KeySource::Datas(ds) => Ok(ds.clone()),
     }
 }
 

@@ -178,7 +178,7 @@ fn every_requirement_must_pass_and_the_first_failure_stops() {
     );
     assert!(eval(r#"[{"type":"sigstoreSigned","keyPath":"/k"}]"#, &good)
         .unwrap_err()
-        .contains("sigstore signatures are not supported yet"));
+        .contains("no sigstore signature exists"));
     assert!(eval(
         r#"[{"type":"signedBaseLayer","baseLayerIdentity":{"type":"matchExact"}}]"#,
         &good
