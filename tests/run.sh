@@ -48,8 +48,9 @@ lab=$(mktemp -d /tmp/osh-lab.XXXXXX)
 trap 'bash tests/lab/lab.sh down "$lab" || true' EXIT
 bash tests/lab/lab.sh up "$lab"
 
-# podman 5 with crun and runc (tests/podman5.rs), in a Debian 13 root: debootstrap takes a couple
-# of minutes the first time, and a complete root is reused. The hook the tests copy into it is
+# podman 5 with crun and runc (tests/podman5.rs), and the sigstore matrix against containers/image
+# 5.34 (tests/sigstore.rs), in a Debian 13 root: debootstrap takes a couple of minutes the first
+# time, and a complete root is reused; each test makes its images in it the first time. The hook the tests copy into it is
 # the static test build (checked there too).
 step "podman5 root"
 root5=${OSH_PODMAN5_ROOT:-/var/tmp/osh-podman5}

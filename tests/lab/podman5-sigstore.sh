@@ -6,7 +6,7 @@
 #
 # Everything is made offline, in this run:
 #   keys     ECDSA P-256 from `skopeo generate-sigstore-key` and from `cosign generate-key-pair`;
-#            P-256, P-384, Ed25519 and RSA-2048 (PKIX `PUBLIC KEY` and PKCS#1 `RSA PUBLIC KEY`)
+#            P-224, P-256, P-384, P-521, Ed25519 and RSA-2048 (PKIX `PUBLIC KEY` and PKCS#1 `RSA PUBLIC KEY`)
 #            from python3-cryptography; key files with two PEM blocks; a GPG key; three "Rekor"
 #            keys (two ECDSA P-256, one Ed25519); a CA (root + intermediate), another CA, and
 #            Fulcio-style and PKI leaf certificates.
@@ -180,6 +180,8 @@ keys = {
     "p256": ec.generate_private_key(ec.SECP256R1()),
     "other": ec.generate_private_key(ec.SECP256R1()),
     "p384": ec.generate_private_key(ec.SECP384R1()),
+    "p521": ec.generate_private_key(ec.SECP521R1()),
+    "p224": ec.generate_private_key(ec.SECP224R1()),
     "ed25519": ed25519.Ed25519PrivateKey.generate(),
     "rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
     "rekor": ec.generate_private_key(ec.SECP256R1()),
@@ -199,6 +201,8 @@ write(
 write(f"{KEYS}/two-wrong-first.pub", pub_pem(keys["other"]) + pub_pem(keys["p256"]))
 write(f"{KEYS}/two-right-first.pub", pub_pem(keys["p256"]) + pub_pem(keys["other"]))
 write(f"{KEYS}/garbage.pub", b"this is not a PEM public key\n")
+# Text before the PEM block, as openssl writes with -text.
+write(f"{KEYS}/p256-preamble.pub", b"An ECDSA P-256 key:\n" + pub_pem(keys["p256"]))
 
 
 def sign(key, data):
@@ -239,6 +243,21 @@ def ca(cn, issuer=None, issuer_key=None, path_length=None):
 root, root_key = ca("osh-sig root CA")
 inter, inter_key = ca("osh-sig intermediate CA", root, root_key, path_length=0)
 otherca, otherca_key = ca("osh-sig other CA")
+# An intermediate limited to e-mail addresses under osh-sig.test.
+nc_key = ec.generate_private_key(ec.SECP256R1())
+inter_nc = (
+    x509.CertificateBuilder()
+    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "osh-sig constrained CA")]))
+    .issuer_name(root.subject)
+    .public_key(nc_key.public_key())
+    .serial_number(x509.random_serial_number())
+    .not_valid_before(when(NOW - 365 * DAY))
+    .not_valid_after(when(NOW + 3650 * DAY))
+    .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+    .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+    .add_extension(x509.NameConstraints([x509.RFC822Name("osh-sig.test")], None), critical=True)
+    .sign(root_key, hashes.SHA256())
+)
 
 
 def cert_pem(*certs):
@@ -261,7 +280,9 @@ def leaf(
     dns=(),
     v1=ISSUER,
     v8=ISSUER,
+    v8_tag=0x0C,
     fulcio=True,
+    digest=hashes.SHA256(),
 ):
     """A leaf certificate for keys["leaf"]. Fulcio-style: empty subject, critical SAN, the OIDC
     issuer in the v1 (raw string) and/or v8 (DER UTF8String) extension; PKI-style: a subject, no
@@ -286,9 +307,9 @@ def leaf(
     if fulcio and v8 is not None:
         raw = v8.encode()
         assert len(raw) < 128
-        der = b"\x0c" + bytes([len(raw)]) + raw
+        der = bytes([v8_tag, len(raw)]) + raw
         builder = builder.add_extension(x509.UnrecognizedExtension(OID_ISSUER_V8, der), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
+    return builder.sign(issuer_key, digest)
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -523,6 +544,14 @@ key_signed("highs", keys["p256"], mangle=high_s)
 key_signed("garbled", keys["p256"], mangle=lambda s: s[: len(s) - 7])
 key_signed("otherdigest", keys["p256"], digest=images["p256"])
 key_signed("otherident", keys["p256"], identity=f"{REGISTRY}/osh-mirror/otherident:v1")
+key_signed("p521", keys["p521"])
+key_signed("p224", keys["p224"])
+# Base64 with a line break in it (Go's decoder skips CR and LF).
+key_signed("sig-newline", keys["p256"], extra=lambda d, s: {"dev.cosignproject.cosign/signature": b64(s)[:20] + "\n" + b64(s)[20:]})
+# A payload with a field the payload format does not have.
+own = image("payload-extra")
+data = payload(own, ref("payload-extra"), OPTIONAL).replace(b'"critical":{', b'"critical":{"extra":1,')
+push_sigs("payload-extra", own, [(SIG_TYPE, data, {"dev.cosignproject.cosign/signature": b64(sign(keys["p256"], data))})])
 
 # Rekor SETs over a P-256 key's signature.
 R, R2 = keys["rekor"], keys["rekor2"]
@@ -555,13 +584,13 @@ key_signed(
 )
 
 
-def cert_signed(name, cert, chain=(), *, integrated=NOW - 3600, rekor=True):
+def cert_signed(name, cert, chain=(), *, integrated=NOW - 3600, rekor=True, extra_certs=()):
     """An image signed with the leaf key, its certificate (and chain) attached, with a Rekor SET
     over the certificate (Fulcio) or none (PKI)."""
     own = image(name)
     data = payload(own, ref(name), OPTIONAL)
     sig = sign(LEAF_KEY, data)
-    pem = cert_pem(cert)
+    pem = cert_pem(cert, *extra_certs)
     annotations = {"dev.cosignproject.cosign/signature": b64(sig), "dev.sigstore.cosign/certificate": pem.decode()}
     if chain:
         annotations["dev.sigstore.cosign/chain"] = cert_pem(*chain).decode()
@@ -588,9 +617,15 @@ cert_signed("fulcio-inter", leaf(inter, inter_key), [inter, root])
 # alone there is not used.
 cert_signed("fulcio-inter-only", leaf(inter, inter_key), [inter])
 cert_signed("fulcio-otherca", leaf(otherca, otherca_key), [otherca])
+cert_signed("fulcio-v8-ia5", leaf(root, root_key, v1=None, v8_tag=0x16), [root])
+cert_signed("fulcio-sha512", leaf(root, root_key, digest=hashes.SHA512()), [root])
+cert_signed("fulcio-nameconstraints", leaf(inter_nc, nc_key), [inter_nc, root])
+cert_signed("fulcio-email-case", leaf(root, root_key, emails=("Dev@osh-sig.test",)), [root])
 cert_signed("pki-email", leaf(inter, inter_key, fulcio=False), [inter, root], rekor=False)
 cert_signed("pki-nochain", leaf(inter, inter_key, fulcio=False), rekor=False)
 cert_signed("pki-dns", leaf(root, root_key, fulcio=False, emails=(), dns=("signer.osh-sig.test",)), rekor=False)
+cert_signed("pki-wildcard", leaf(root, root_key, fulcio=False, emails=(), dns=("*.osh-sig.test",)), rekor=False)
+cert_signed("pki-twocerts", leaf(root, root_key, fulcio=False), rekor=False, extra_certs=(root,))
 cert_signed("pki-expired", leaf(root, root_key, fulcio=False, start=NOW - 10 * DAY, end=NOW - DAY), rekor=False)
 
 # Only an attachment that is not a signature.
