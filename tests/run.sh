@@ -50,8 +50,8 @@ bash tests/lab/lab.sh up "$lab"
 
 # podman 5 with crun and runc (tests/podman5.rs), and the sigstore matrix against containers/image
 # 5.34 (tests/sigstore.rs), in a Debian 13 root: debootstrap takes a couple of minutes the first
-# time, and a complete root is reused; each test makes its images in it the first time. The hook the tests copy into it is
-# the static test build (checked there too).
+# time, and a complete root is reused; each test makes its images in it the first time. The hook
+# the tests copy into it is the static test build (checked there too).
 step "podman5 root"
 root5=${OSH_PODMAN5_ROOT:-/var/tmp/osh-podman5}
 bash tests/lab/podman5.sh root "$root5"
