@@ -1,12 +1,15 @@
 //! Remediation hints for a `signedBy` denial: the pitfalls behind most of them (an image built
 //! or loaded locally, a pull from a manifest list, signatures replaced by a later pull, no
-//! lookaside in registries.d, a signature that names another reference), each with what to do.
+//! lookaside in registries.d, a signature that names another reference), each with what to do;
+//! and for a `sigstoreSigned` denial (`sigstore_hints`): no `use-sigstore-attachments` in
+//! registries.d, cosign's tag-less identity under the default identity rule, a certificate for
+//! another e-mail or issuer, a SET by another Rekor key.
 
 use crate::policy::identity::IdentityError;
 use crate::reference::Reference;
 use crate::registries::RegistriesD;
 use crate::storage;
-use crate::verify::SigFailure;
+use crate::verify::{RequirementError, SigFailure};
 
 /// Remediation hints for a `signedBy` denial, for the pitfalls that cause most of them.
 pub fn hints(
@@ -105,6 +108,72 @@ pub fn hints(
                 }
             }
         }
+    }
+    out
+}
+
+/// Remediation hints for a `sigstoreSigned` denial: `error` is why the requirement failed.
+pub fn sigstore_hints(
+    image: &storage::Image,
+    reference: Option<&Reference>,
+    error: &RequirementError,
+    registries: &RegistriesD,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    match error {
+        RequirementError::NoSigstoreSignature { other, .. } => {
+            if let Some(r) = reference.filter(|r| r.domain() != "localhost") {
+                if !registries.sources(r).sigstore_attachments {
+                    out.push(format!(
+                        "no file in {} sets use-sigstore-attachments: true for {}, so a pull did not fetch or store its sigstore signatures; add docker: {{{}: {{use-sigstore-attachments: true}}}} and pull again",
+                        registries.dir.display(),
+                        r.domain(),
+                        r.domain()
+                    ));
+                }
+            }
+            if *other > 0 {
+                out.push(format!(
+                    "it has {other} simple-signing (GPG) signature(s) but no sigstore signature; this scope requires sigstoreSigned: sign it with cosign or skopeo --sign-by-sigstore-private-key, or require signedBy"
+                ));
+            } else if image.signatures.is_empty() && out.is_empty() {
+                out.push(
+                    "it has no stored signatures: it was built or loaded locally, or pulled without them; run the copy pulled from the signed source".into(),
+                );
+            }
+        }
+        RequirementError::Signatures(failures) => {
+            for f in failures {
+                let hint = match f {
+                    SigFailure::Identity {
+                        signed,
+                        error: IdentityError::NotAccepted(_),
+                        ..
+                    } => match Reference::parse_normalized(signed) {
+                        Ok(s) if s.tag().is_none() && s.digest().is_none() => format!(
+                            "the signature names the repository {signed} without a tag, as cosign signs; the default signedIdentity (matchRepoDigestOrExact) never accepts that: use \"signedIdentity\": {{\"type\": \"matchRepository\"}} (or exactRepository)"
+                        ),
+                        _ => format!(
+                            "the signature names {signed}{}; choose a signedIdentity that accepts it (matchRepository, exactRepository, remapIdentity)",
+                            reference.map(|r| format!(", not {r}")).unwrap_or_default()
+                        ),
+                    },
+                    SigFailure::Crypto(e) if e.contains("Required email") => format!(
+                        "the certificate was issued for another e-mail ({e}); set subjectEmail to the signer's, or sign as that identity"
+                    ),
+                    SigFailure::Crypto(e) if e.contains("OIDC issuer") => format!(
+                        "the certificate names another OIDC issuer ({e}); set oidcIssuer to the one the signer logged in with"
+                    ),
+                    SigFailure::Crypto(e) if e.contains("Rekor SET failed") => "the Rekor SET was signed by another Rekor key than the policy names: set rekorPublicKeyPath to the key of the Rekor instance that logged the signature".into(),
+                    SigFailure::Crypto(e) if e.contains("missing dev.sigstore.cosign/bundle") => "the signature has no Rekor SET (made with --tlog-upload=false?); with rekorPublicKey* set, a SET is required: sign with a Rekor upload, or drop the Rekor key from a public-key requirement".into(),
+                    _ => continue,
+                };
+                if !out.contains(&hint) {
+                    out.push(hint);
+                }
+            }
+        }
+        _ => {}
     }
     out
 }
@@ -228,5 +297,75 @@ mod tests {
             &reg,
         );
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn sigstore_hints_name_the_pitfall() {
+        use crate::policy::identity::IdentityError;
+        let reg = RegistriesD::default();
+        let img = image(0, &[M], false);
+        let app = r("registry.example.com/app:1");
+        let cases: Vec<(RequirementError, &str)> = vec![
+            (
+                RequirementError::NoSigstoreSignature {
+                    other: 0,
+                    attachments: 0,
+                },
+                "use-sigstore-attachments: true for registry.example.com",
+            ),
+            (
+                RequirementError::NoSigstoreSignature {
+                    other: 1,
+                    attachments: 0,
+                },
+                "1 simple-signing (GPG) signature(s) but no sigstore signature",
+            ),
+            (
+                RequirementError::Signatures(vec![SigFailure::Identity {
+                    signer: "key".into(),
+                    signed: "registry.example.com/app".into(),
+                    error: IdentityError::NotAccepted("registry.example.com/app".into()),
+                }]),
+                "without a tag, as cosign signs",
+            ),
+            (
+                RequirementError::Signatures(vec![SigFailure::Identity {
+                    signer: "key".into(),
+                    signed: "registry.example.com/other:2".into(),
+                    error: IdentityError::NotAccepted("registry.example.com/other:2".into()),
+                }]),
+                "names registry.example.com/other:2, not registry.example.com/app:1",
+            ),
+            (
+                RequirementError::Signatures(vec![SigFailure::Crypto(
+                    "Required email \"a@example.com\" not found (got [\"b@example.com\"])".into(),
+                )]),
+                "issued for another e-mail",
+            ),
+            (
+                RequirementError::Signatures(vec![SigFailure::Crypto(
+                    "Unexpected Fulcio OIDC issuer \"https://other\"".into(),
+                )]),
+                "another OIDC issuer",
+            ),
+            (
+                RequirementError::Signatures(vec![SigFailure::Crypto(
+                    "No public key verified against the RekorSET: cryptographic signature verification of Rekor SET failed".into(),
+                )]),
+                "another Rekor key",
+            ),
+        ];
+        for (error, want) in cases {
+            let h = sigstore_hints(&img, Some(&app), &error, &reg);
+            assert!(h.iter().any(|h| h.contains(want)), "{error:?}: {h:?}");
+        }
+        // Nothing to say about a failure without a known pitfall.
+        let h = sigstore_hints(
+            &img,
+            Some(&app),
+            &RequirementError::Signatures(vec![SigFailure::Crypto("x509: bad".into())]),
+            &reg,
+        );
+        assert!(h.is_empty(), "{h:?}");
     }
 }

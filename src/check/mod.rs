@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use hints::hints;
+pub use hints::{hints, sigstore_hints};
 pub use table::table;
 
 use crate::audit::sanitize;
@@ -370,6 +370,8 @@ fn evaluate_one(
         if let (Reason::Requirement(f), Some(img)) = (reason, &image) {
             if f.requirement == "signedBy" {
                 row.hints = hints(img, reference, f.signatures(), registries);
+            } else if f.requirement == "sigstoreSigned" {
+                row.hints = sigstore_hints(img, reference, &f.error, registries);
             }
         }
     }
