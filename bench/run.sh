@@ -10,7 +10,10 @@
 #       the lab's real container and image by bench/synth_store.py, their records last in the
 #       store's files (a newly created container) or first;
 #   (d) the hook's peak memory on the smallest and the largest of those stores (bench/peakrss.py:
-#       /usr/bin/time's %M of the hook, and the largest gpg process gpgme started for it).
+#       /usr/bin/time's %M of the hook, and the largest gpg process gpgme started for it);
+#   (e) sigstore (bench/sigstore.sh), in podman 5's Debian 13 root: the hook alone, cold, on a
+#       container whose image carries a cosign signature, against `cosign verify-blob --offline`
+#       of the same payload, signature and key, and the peak RSS of each.
 # The commands of each of (a), (b) and (c) are timed together by bench/interleave.py, alternating
 # round by round in a random order, so that the machine's drift affects them alike. hyperfine
 # times (a) and (b) once more, as a cross-check. One table on stdout; progress on stderr.
@@ -497,3 +500,7 @@ report=(--meta "$b/results/meta.json" --group "a=$b/results/a.json" --group "b=$
 python3 bench/report.py "${report[@]}"
 echo
 echo "wall time of bench/run.sh: $((SECONDS - started)) s (build, lab, checks and timing)"
+
+# (e) sigstore, in podman 5's root (where cosign is): its own table, after the others.
+log "sigstore: the hook against cosign verify-blob, in the podman 5 root"
+bash bench/sigstore.sh "$runs"

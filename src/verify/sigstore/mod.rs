@@ -272,8 +272,11 @@ fn accept(
             x509::verify(&leaf, &intermediates, cas, at, &[x509::OID_SAN])
                 .map_err(|e| crypto(format!("verifying leaf certificate failed: {e}")))?;
             let issuer = fulcio_issuer(&leaf).map_err(crypto)?;
-            if issuer != *oidc_issuer {
-                return Err(crypto(format!("Unexpected Fulcio OIDC issuer {issuer:?}")));
+            if issuer != oidc_issuer.as_bytes() {
+                return Err(crypto(format!(
+                    "Unexpected Fulcio OIDC issuer {:?}",
+                    String::from_utf8_lossy(&issuer)
+                )));
             }
             if !leaf.emails.contains(subject_email) {
                 return Err(crypto(format!(
@@ -400,13 +403,14 @@ fn chain_intermediates(chain: Option<&String>) -> Result<Vec<Certificate>, SigFa
 }
 
 /// The OIDC issuer a Fulcio certificate names: extension 1.3.6.1.4.1.57264.1.1 (the raw bytes)
-/// and/or 1.3.6.1.4.1.57264.1.8 (a DER string), equal when both are present.
-fn fulcio_issuer(cert: &Certificate) -> Result<String, String> {
+/// and/or 1.3.6.1.4.1.57264.1.8 (a DER string), equal when both are present. Bytes, as Go
+/// compares them: a byte that is not UTF-8 never equals the policy's (UTF-8) issuer.
+fn fulcio_issuer(cert: &Certificate) -> Result<Vec<u8>, String> {
     let v1 = cert
         .extensions
         .iter()
         .find(|(o, _)| *o == OID_ISSUER_V1)
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+        .map(|(_, v)| v.clone());
     let v2 = match cert.extensions.iter().find(|(o, _)| *o == OID_ISSUER_V2) {
         None => None,
         Some((_, v)) => Some(
@@ -415,7 +419,9 @@ fn fulcio_issuer(cert: &Certificate) -> Result<String, String> {
     };
     match (v1, v2) {
         (Some(a), Some(b)) if a != b => Err(format!(
-            "inconsistent OIDC issuer extension values: v1 {a:?}, v2 {b:?}"
+            "inconsistent OIDC issuer extension values: v1 {:?}, v2 {:?}",
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b)
         )),
         (Some(a), _) => Ok(a),
         (None, Some(b)) => Ok(b),
@@ -423,20 +429,65 @@ fn fulcio_issuer(cert: &Certificate) -> Result<String, String> {
     }
 }
 
-/// A DER string value as Go's `asn1.Unmarshal` into a `string` reads it (UTF8String,
-/// PrintableString, IA5String, T61String, NumericString), with nothing after it.
-fn der_string(v: &[u8]) -> Result<String, String> {
-    use der::{Decode, Tag, Tagged};
-    let any = der::asn1::AnyRef::from_der(v).map_err(|e| e.to_string())?;
-    match any.tag() {
-        Tag::Utf8String
-        | Tag::PrintableString
-        | Tag::Ia5String
-        | Tag::TeletexString
-        | Tag::NumericString => std::str::from_utf8(any.value())
-            .map(str::to_owned)
-            .map_err(|e| e.to_string()),
-        t => Err(format!("a {t} is not a string")),
+/// A DER string as Go's `asn1.Unmarshal` into a `string` reads it, with nothing after it: the
+/// bytes of a UTF8String (valid UTF-8), PrintableString (its character set, plus `*` and `&`),
+/// IA5String (ASCII), NumericString (digits and space), T61String or GeneralString (any bytes),
+/// or the UTF-8 of a BMPString (UTF-16BE, a final NUL dropped, bad surrogates replaced).
+fn der_string(v: &[u8]) -> Result<Vec<u8>, String> {
+    let (&tag, rest) = v.split_first().ok_or("data truncated")?;
+    let (&first, mut rest) = rest.split_first().ok_or("data truncated")?;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n || rest[0] == 0 {
+            return Err("invalid or non-minimal length".into());
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |a, &x| (a << 8) | usize::from(x));
+        if len < 0x80 {
+            return Err("non-minimal length".into());
+        }
+        rest = &rest[n..];
+        len
+    };
+    if rest.len() < len {
+        return Err("data truncated".into());
+    }
+    if rest.len() > len {
+        return Err("trailing data".into());
+    }
+    let printable = |b: u8| b.is_ascii_alphanumeric() || b" '()+,-./:=?*&".contains(&b);
+    let all = |ok: &dyn Fn(u8) -> bool, what: &str| {
+        if rest.iter().all(|&b| ok(b)) {
+            Ok(rest.to_vec())
+        } else {
+            Err(format!("{what} contains invalid character"))
+        }
+    };
+    match tag {
+        0x0c => std::str::from_utf8(rest)
+            .map(|s| s.as_bytes().to_vec())
+            .map_err(|_| "invalid UTF-8 string".into()),
+        0x13 => all(&printable, "PrintableString"),
+        0x16 => all(&|b: u8| b.is_ascii(), "IA5String"),
+        0x12 => all(&|b: u8| b.is_ascii_digit() || b == b' ', "NumericString"),
+        0x14 | 0x1b => Ok(rest.to_vec()),
+        0x1e => {
+            if rest.len() % 2 != 0 {
+                return Err("odd-length BMP string".into());
+            }
+            let units = rest.strip_suffix(&[0, 0]).unwrap_or(rest);
+            let units = units
+                .chunks_exact(2)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]));
+            Ok(char::decode_utf16(units)
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect::<String>()
+                .into_bytes())
+        }
+        t => Err(format!("tag 0x{t:02x} is not a string")),
     }
 }
 

@@ -39,14 +39,8 @@ pub fn verify_set(
         return Err("cryptographic signature verification of Rekor SET failed".into());
     }
 
-    let entry = Value::parse(canonical.as_bytes())
-        .map_err(|e| format!("parsing Rekor SET payload: {e}"))?;
-    let entry = Object::strict(&entry, &["body", "integratedTime", "logIndex", "logID"])
-        .map_err(|e| format!("parsing Rekor SET payload: {e}"))?;
-    let body = go_bytes(entry.require("body")?, "body")?.unwrap_or_default();
-    let integrated_time = go_int64(entry.require("integratedTime")?, "integratedTime")?;
-    go_int64(entry.require("logIndex")?, "logIndex")?;
-    go_string(entry.require("logID")?, "logID")?;
+    let (body, integrated_time) =
+        rekor_payload(&canonical).map_err(|e| format!("parsing Rekor SET payload: {e}"))?;
 
     let spec = hashedrekord_spec(&body)
         .map_err(|e| format!("decoding the body of a Rekor SET payload: {e}"))?;
@@ -94,6 +88,18 @@ pub fn verify_set(
         return Err("payload in Rekor SET does not match".into());
     }
     Ok(integrated_time)
+}
+
+/// The signed payload's `body` and `integratedTime`: exactly the four members, each present
+/// and of its type (containers/image's `UntrustedRekorPayload`).
+fn rekor_payload(canonical: &str) -> Result<(Vec<u8>, i64), String> {
+    let entry = Value::parse(canonical.as_bytes())?;
+    let entry = Object::strict(&entry, &["body", "integratedTime", "logIndex", "logID"])?;
+    let body = go_bytes(entry.require("body")?, "body")?.unwrap_or_default();
+    let integrated_time = go_int64(entry.require("integratedTime")?, "integratedTime")?;
+    go_int64(entry.require("logIndex")?, "logIndex")?;
+    go_string(entry.require("logID")?, "logID")?;
+    Ok((body, integrated_time))
 }
 
 /// The `spec` of a `hashedrekord` entry with `apiVersion` `0.0.1`. The entry is decoded as Rekor's
