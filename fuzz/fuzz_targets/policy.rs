@@ -96,8 +96,12 @@ fn check(policy: &Policy, r: Option<&Reference>, accepts_anything: bool) {
     }
     for q in reqs {
         let _ = q.type_name();
-        if let Requirement::SignedBy { identity, .. } | Requirement::SigstoreSigned { identity } = q
-        {
+        let identity = match q {
+            Requirement::SignedBy { identity, .. } => Some(identity),
+            Requirement::SigstoreSigned(s) => Some(&s.identity),
+            _ => None,
+        };
+        if let Some(identity) = identity {
             // Identity rules against the image's own name and a few claims.
             if let Some(r) = r {
                 let own = r.to_string();
