@@ -5,43 +5,51 @@
 //!
 //! Ref: sigstore `pkg/cryptoutils/publickey.go` (`UnmarshalPEMToPublicKey`), `pkg/signature`
 //! (`LoadVerifier`, `ECDSAVerifier.VerifySignature`), Go `crypto/x509` `ParsePKIXPublicKey`.
-//! The cryptography is `ring`'s.
+//! ECDSA is RustCrypto's (`ecdsa.rs`), RSA and Ed25519 `ring`'s.
 
 use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier};
 use der::{Decode, Encode, Tagged};
 use ring::signature as rs;
 use spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
 
-use super::pem;
+use sha2::{Digest, Sha256};
+
+use super::{ecdsa, pem};
 
 pub const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 pub const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 pub const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 pub const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 pub const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-const OID_P224: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.33");
-const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+pub const OID_P224: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.33");
+pub const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
 /// An elliptic curve ECDSA keys may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Curve {
+    P224,
     P256,
     P384,
+    P521,
 }
 
 impl Curve {
     fn oid(self) -> ObjectIdentifier {
         match self {
+            Curve::P224 => OID_P224,
             Curve::P256 => OID_P256,
             Curve::P384 => OID_P384,
+            Curve::P521 => OID_P521,
         }
     }
 
     /// The byte length of a field element (and of `r` and `s`).
-    fn size(self) -> usize {
+    pub fn size(self) -> usize {
         match self {
+            Curve::P224 => 28,
             Curve::P256 => 32,
             Curve::P384 => 48,
+            Curve::P521 => 66,
         }
     }
 }
@@ -74,7 +82,7 @@ impl PublicKey {
 
     /// The key of a PKIX `SubjectPublicKeyInfo` (DER), as Go's `x509.ParsePKIXPublicKey` reads
     /// it: RSA with NULL parameters, ECDSA on a named curve with an uncompressed point, Ed25519
-    /// without parameters. Curves other than P-256 and P-384 are refused.
+    /// without parameters, on P-224, P-256, P-384 or P-521 (the curves Go supports).
     pub fn from_spki_der(der: &[u8]) -> Result<PublicKey, String> {
         let spki = SubjectPublicKeyInfoRef::from_der(der)
             .map_err(|e| format!("x509: malformed public key: {e}"))?;
@@ -99,16 +107,13 @@ impl PublicKey {
                 .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
                 .ok_or("x509: failed to parse ECDSA parameters as named curve")?;
             let curve = match curve {
+                OID_P224 => Curve::P224,
                 OID_P256 => Curve::P256,
                 OID_P384 => Curve::P384,
-                OID_P224 | OID_P521 => {
-                    return Err(format!(
-                        "ECDSA curve {curve} is not supported (only P-256 and P-384)"
-                    ))
-                }
+                OID_P521 => Curve::P521,
                 _ => return Err("x509: unsupported elliptic curve".into()),
             };
-            if key.len() != 1 + 2 * curve.size() || key[0] != 4 || !on_curve(curve, key) {
+            if !ecdsa::valid_point(curve, key) {
                 return Err("x509: failed to unmarshal elliptic curve point".into());
             }
             Ok(PublicKey::Ecdsa {
@@ -151,19 +156,13 @@ impl PublicKey {
         spki.to_der().unwrap_or_default()
     }
 
-    /// Whether `signature` is this ECDSA key's ASN.1 DER signature of SHA-256(`message`) (Go's
-    /// `ecdsa.VerifyASN1`, which a Rekor SET is checked with).
-    pub fn verify_ecdsa_asn1_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
+    /// Whether `signature` is this ECDSA key's ASN.1 DER signature of `digest` (Go's
+    /// `ecdsa.VerifyASN1`: strict DER, nothing after it).
+    pub fn verify_ecdsa_asn1(&self, digest: &[u8], signature: &[u8]) -> bool {
         let PublicKey::Ecdsa { curve, point } = self else {
             return false;
         };
-        let alg = match curve {
-            Curve::P256 => &rs::ECDSA_P256_SHA256_ASN1,
-            Curve::P384 => &rs::ECDSA_P384_SHA256_ASN1,
-        };
-        rs::UnparsedPublicKey::new(alg, point)
-            .verify(message, signature)
-            .is_ok()
+        ecdsa::parse_der(signature).is_some_and(|(r, s)| ecdsa::verify(*curve, point, digest, r, s))
     }
 
     /// Whether `signature` is this key's signature of `message` with SHA-256, as sigstore's
@@ -171,38 +170,24 @@ impl PublicKey {
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> Result<(), String> {
         match self {
             PublicKey::Ecdsa { curve, point } => {
+                let digest = Sha256::digest(message);
                 if looks_like_asn1_signature(signature) {
-                    let alg = match curve {
-                        Curve::P256 => &rs::ECDSA_P256_SHA256_ASN1,
-                        Curve::P384 => &rs::ECDSA_P384_SHA256_ASN1,
-                    };
-                    rs::UnparsedPublicKey::new(alg, point)
-                        .verify(message, signature)
-                        .map_err(|_| {
-                            "invalid signature when validating ASN.1 encoded signature".into()
-                        })
+                    if self.verify_ecdsa_asn1(&digest, signature) {
+                        Ok(())
+                    } else {
+                        Err("invalid signature when validating ASN.1 encoded signature".into())
+                    }
                 } else {
                     // IEEE P1363: r and s are the halves, each read as a big-endian number.
-                    let bad = || "ecdsa: Invalid IEEE_P1363 encoded bytes".to_string();
                     if signature.is_empty() || signature.len() > 132 || signature.len() % 2 != 0 {
-                        return Err(bad());
+                        return Err("ecdsa: Invalid IEEE_P1363 encoded bytes".into());
                     }
                     let (r, s) = signature.split_at(signature.len() / 2);
-                    let invalid = || {
-                        "invalid signature when validating IEEE_P1363 encoded signature".to_string()
-                    };
-                    let (r, s) = (strip_zeros(r), strip_zeros(s));
-                    if r.len() > curve.size() || s.len() > curve.size() {
-                        return Err(invalid());
+                    if ecdsa::verify(*curve, point, &digest, r, s) {
+                        Ok(())
+                    } else {
+                        Err("invalid signature when validating IEEE_P1363 encoded signature".into())
                     }
-                    // The same numbers in DER: ring checks their range and the equation.
-                    let alg = match curve {
-                        Curve::P256 => &rs::ECDSA_P256_SHA256_ASN1,
-                        Curve::P384 => &rs::ECDSA_P384_SHA256_ASN1,
-                    };
-                    rs::UnparsedPublicKey::new(alg, point)
-                        .verify(message, &der_signature(r, s))
-                        .map_err(|_| invalid())
                 }
             }
             PublicKey::Rsa { n, e } => rs::RsaPublicKeyComponents { n, e }
@@ -275,29 +260,6 @@ fn pkcs1_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-/// `SEQUENCE { INTEGER r, INTEGER s }` of two big-endian numbers without leading zeros.
-fn der_signature(r: &[u8], s: &[u8]) -> Vec<u8> {
-    let int = |x: &[u8]| {
-        let mut v = vec![0x02];
-        let pad = x.first().is_none_or(|b| b & 0x80 != 0);
-        let len = x.len() + usize::from(pad);
-        v.push(len as u8);
-        if pad {
-            v.push(0);
-        }
-        v.extend_from_slice(x);
-        v
-    };
-    let body = [int(r), int(s)].concat();
-    let mut out = vec![0x30];
-    if body.len() >= 0x80 {
-        out.push(0x81);
-    }
-    out.push(body.len() as u8);
-    out.extend(body);
-    out
-}
-
 pub fn strip_zeros(mut x: &[u8]) -> &[u8] {
     while let [0, rest @ ..] = x {
         x = rest;
@@ -342,6 +304,12 @@ fn looks_like_asn1_signature(sig: &[u8]) -> bool {
     true
 }
 
+/// The contents of one DER element with tag `tag` at the start of `b`, and what follows it.
+pub fn der_element(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let ((t, len), rest) = der_header(b).ok()?;
+    (t == tag && rest.len() >= len).then(|| rest.split_at(len))
+}
+
 /// A DER tag (single byte) and definite, minimally encoded length.
 fn der_header(b: &[u8]) -> Result<((u8, usize), &[u8]), ()> {
     let (&tag, rest) = b.split_first().ok_or(())?;
@@ -360,22 +328,6 @@ fn der_header(b: &[u8]) -> Result<((u8, usize), &[u8]), ()> {
         return Err(());
     }
     Ok(((tag, len), &rest[n..]))
-}
-
-/// Whether an uncompressed point lies on the curve (Go refuses any other key when it parses
-/// it). ring checks this when it agrees a key with a peer's point, so an ephemeral agreement
-/// with the point tells.
-fn on_curve(curve: Curve, point: &[u8]) -> bool {
-    use ring::agreement;
-    let alg = match curve {
-        Curve::P256 => &agreement::ECDH_P256,
-        Curve::P384 => &agreement::ECDH_P384,
-    };
-    let Ok(mine) = agreement::EphemeralPrivateKey::generate(alg, &ring::rand::SystemRandom::new())
-    else {
-        return false;
-    };
-    agreement::agree_ephemeral(mine, &agreement::UnparsedPublicKey::new(alg, point), |_| ()).is_ok()
 }
 
 #[cfg(test)]

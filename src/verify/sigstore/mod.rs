@@ -19,6 +19,7 @@
 //! No network is used: like containers/image, no Rekor inclusion proof and no certificate
 //! transparency (SCT) is checked.
 
+pub mod ecdsa;
 pub mod jcs;
 pub mod keys;
 pub mod pem;

@@ -34,7 +34,7 @@ pub fn verify_set(
         .map_err(|e| format!("canonicalizing Rekor SET JSON: {e}"))?;
     let signed_by_rekor = rekor_keys
         .iter()
-        .any(|k| k.verify_ecdsa_asn1_sha256(canonical.as_bytes(), &timestamp));
+        .any(|k| k.verify_ecdsa_asn1(&Sha256::digest(canonical.as_bytes()), &timestamp));
     if !signed_by_rekor {
         return Err("cryptographic signature verification of Rekor SET failed".into());
     }

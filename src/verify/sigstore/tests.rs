@@ -79,9 +79,8 @@ fn keys_from_pem() {
             fixture("key-unknown-type.pem"),
             Err("unknown Public key PEM file type: EC PUBLIC KEY"),
         ),
-        // DELIBERATE DIFFERENCE from Go, which accepts P-521 (and P-224) keys: refused here,
-        // failing closed (keys.rs, "Curves other than P-256 and P-384 are refused").
-        ("P-521", fixture("key-p521.pem"), Err("is not supported")),
+        // Every curve Go's crypto/ecdsa supports.
+        ("P-521", fixture("key-p521.pem"), Ok("ECDSA P-521")),
         (
             "off curve",
             fixture("key-offcurve.pem"),

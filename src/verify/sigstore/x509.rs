@@ -11,8 +11,8 @@
 //! built through every candidate issuer, with at most 100 signature checks.
 //!
 //! Deliberate difference, failing closed: a CA with name constraints is refused, where Go
-//! would check the leaf's names against them. RSA-PSS certificate signatures, and ECDSA keys
-//! on curves other than P-256 and P-384, are not supported (refused).
+//! would check the leaf's names against them; RSA-PSS certificate signatures are not supported
+//! (refused).
 //!
 //! Ref: Go `crypto/x509` `verify.go` (`Verify`, `buildChains`, `isValid`,
 //! `checkChainForKeyUsage`, `VerifyHostname`), `x509.go` (`CheckSignatureFrom`), `parser.go`.
@@ -25,7 +25,9 @@ use ring::signature as rs;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 
-use super::keys::{Curve, PublicKey};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use super::keys::PublicKey;
 use super::pem;
 
 /// The subject alternative name extension.
@@ -210,7 +212,13 @@ impl Certificate {
                         .map_err(|e| format!("x509: invalid extended key usages: {e}"))?
                         .0;
                 }
-                _ => handled = HANDLED.contains(&id),
+                _ => {
+                    handled = HANDLED.contains(&id);
+                    // Go parses these too, and a malformed one fails the certificate.
+                    if handled {
+                        parse_handled(id, value)?;
+                    }
+                }
             }
             if ext.critical && !handled {
                 cert.unhandled_critical.push(id);
@@ -240,49 +248,37 @@ impl Certificate {
             );
         }
         let key = self.key.as_ref().map_err(Clone::clone)?;
-        let alg: &dyn rs::VerificationAlgorithm = match (child.signature_algorithm, key) {
-            (
-                SIG_ECDSA_SHA256,
-                PublicKey::Ecdsa {
-                    curve: Curve::P256, ..
-                },
-            ) => &rs::ECDSA_P256_SHA256_ASN1,
-            (
-                SIG_ECDSA_SHA256,
-                PublicKey::Ecdsa {
-                    curve: Curve::P384, ..
-                },
-            ) => &rs::ECDSA_P384_SHA256_ASN1,
-            (
-                SIG_ECDSA_SHA384,
-                PublicKey::Ecdsa {
-                    curve: Curve::P256, ..
-                },
-            ) => &rs::ECDSA_P256_SHA384_ASN1,
-            (
-                SIG_ECDSA_SHA384,
-                PublicKey::Ecdsa {
-                    curve: Curve::P384, ..
-                },
-            ) => &rs::ECDSA_P384_SHA384_ASN1,
-            (SIG_RSA_SHA256, PublicKey::Rsa { .. }) => {
-                &rs::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+        let (tbs, sig) = (&child.tbs[..], &child.signature[..]);
+        let rsa = |alg: &'static rs::RsaParameters, n: &[u8], e: &[u8]| {
+            rs::RsaPublicKeyComponents { n, e }
+                .verify(alg, tbs, sig)
+                .is_ok()
+        };
+        let verified = match (child.signature_algorithm, key) {
+            (SIG_ECDSA_SHA256, PublicKey::Ecdsa { .. }) => {
+                key.verify_ecdsa_asn1(&Sha256::digest(tbs), sig)
             }
-            (SIG_RSA_SHA384, PublicKey::Rsa { .. }) => &rs::RSA_PKCS1_2048_8192_SHA384,
-            (SIG_RSA_SHA512, PublicKey::Rsa { .. }) => {
-                &rs::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY
+            (SIG_ECDSA_SHA384, PublicKey::Ecdsa { .. }) => {
+                key.verify_ecdsa_asn1(&Sha384::digest(tbs), sig)
             }
-            (SIG_ED25519, PublicKey::Ed25519(_)) => &rs::ED25519,
+            (SIG_ECDSA_SHA512, PublicKey::Ecdsa { .. }) => {
+                key.verify_ecdsa_asn1(&Sha512::digest(tbs), sig)
+            }
+            (SIG_RSA_SHA256, PublicKey::Rsa { n, e }) => {
+                rsa(&rs::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY, n, e)
+            }
+            (SIG_RSA_SHA384, PublicKey::Rsa { n, e }) => rsa(&rs::RSA_PKCS1_2048_8192_SHA384, n, e),
+            (SIG_RSA_SHA512, PublicKey::Rsa { n, e }) => {
+                rsa(&rs::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY, n, e)
+            }
+            (SIG_ED25519, PublicKey::Ed25519(k)) => rs::UnparsedPublicKey::new(&rs::ED25519, k)
+                .verify(tbs, sig)
+                .is_ok(),
             (SIG_ECDSA_SHA1 | SIG_RSA_SHA1 | SIG_RSA_MD5, _) => {
                 return Err(format!(
                     "x509: cannot verify signature: insecure algorithm {}",
                     child.signature_algorithm
                 ))
-            }
-            (SIG_ECDSA_SHA512, _) => {
-                return Err(
-                    "x509: ECDSA with SHA-512 certificate signatures are not supported".into(),
-                )
             }
             (alg, key) => {
                 return Err(format!(
@@ -290,25 +286,6 @@ impl Certificate {
                     key.describe()
                 ))
             }
-        };
-        let verified = match key {
-            PublicKey::Rsa { n, e } => rs::RsaPublicKeyComponents { n, e }
-                .verify(
-                    match child.signature_algorithm {
-                        SIG_RSA_SHA384 => &rs::RSA_PKCS1_2048_8192_SHA384,
-                        SIG_RSA_SHA512 => &rs::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
-                        _ => &rs::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-                    },
-                    &child.tbs,
-                    &child.signature,
-                )
-                .is_ok(),
-            PublicKey::Ecdsa { point, .. } => rs::UnparsedPublicKey::new(alg, point)
-                .verify(&child.tbs, &child.signature)
-                .is_ok(),
-            PublicKey::Ed25519(k) => rs::UnparsedPublicKey::new(alg, k)
-                .verify(&child.tbs, &child.signature)
-                .is_ok(),
         };
         if verified {
             Ok(())
@@ -390,6 +367,27 @@ impl Certificate {
     }
 }
 
+/// Decodes one of the `HANDLED` extensions, as Go's parser does, only to refuse a malformed one.
+fn parse_handled(id: Oid, value: &[u8]) -> Result<(), String> {
+    use x509_cert::ext::pkix as e;
+    let ok = match id.to_string().as_str() {
+        "2.5.29.31" => e::CrlDistributionPoints::from_der(value).is_ok(),
+        "2.5.29.35" => e::AuthorityKeyIdentifier::from_der(value).is_ok(),
+        "2.5.29.14" => e::SubjectKeyIdentifier::from_der(value).is_ok(),
+        "2.5.29.32" => e::CertificatePolicies::from_der(value).is_ok(),
+        "2.5.29.33" => e::PolicyMappings::from_der(value).is_ok(),
+        "2.5.29.36" => e::PolicyConstraints::from_der(value).is_ok(),
+        "2.5.29.54" => e::InhibitAnyPolicy::from_der(value).is_ok(),
+        "1.3.6.1.5.5.7.1.1" => e::AuthorityInfoAccessSyntax::from_der(value).is_ok(),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("x509: malformed extension {id}"))
+    }
+}
+
 /// Where a certificate stands in a chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -401,7 +399,7 @@ enum Kind {
 /// Every certificate in `pem_text` (sigstore's `UnmarshalCertificatesFromPEM`): after trimming
 /// whitespace, the text must be nothing but PEM blocks, each a certificate that parses.
 pub fn certificates_from_pem(pem_text: &[u8]) -> Result<Vec<Certificate>, String> {
-    let mut rest = pem_text.trim_ascii();
+    let mut rest = trim_space(pem_text);
     let mut out = Vec::new();
     while !rest.is_empty() {
         if out.len() == MAX_CERTIFICATES {
@@ -412,6 +410,26 @@ pub fn certificates_from_pem(pem_text: &[u8]) -> Result<Vec<Certificate>, String
         rest = after;
     }
     Ok(out)
+}
+
+/// Go's `bytes.TrimSpace`: Unicode white space (as UTF-8) removed from both ends.
+fn trim_space(mut b: &[u8]) -> &[u8] {
+    let space_at = |b: &[u8], front: bool| -> Option<usize> {
+        (1..=4.min(b.len())).find_map(|n| {
+            let part = if front { &b[..n] } else { &b[b.len() - n..] };
+            std::str::from_utf8(part)
+                .ok()
+                .filter(|s| s.chars().all(char::is_whitespace))
+                .map(|_| n)
+        })
+    };
+    while let Some(n) = space_at(b, true) {
+        b = &b[n..];
+    }
+    while let Some(n) = space_at(b, false) {
+        b = &b[..b.len() - n];
+    }
+    b
 }
 
 /// A CA pool from PEM text (Go's `CertPool.AppendCertsFromPEM`): every `CERTIFICATE` block
@@ -459,7 +477,7 @@ pub fn verify(
         chains.push(vec![leaf]);
     } else {
         let mut checks = 0;
-        build(
+        let built = build(
             leaf,
             &mut vec![leaf],
             intermediates,
@@ -468,7 +486,11 @@ pub fn verify(
             &mut checks,
             &mut chains,
             &mut hint,
-        )?;
+        );
+        // Past the limit, Go keeps the chains it found before it.
+        if chains.is_empty() {
+            built?;
+        }
     }
     if chains.is_empty() {
         return Err(match hint {
@@ -539,9 +561,15 @@ fn build<'a>(
     Ok(())
 }
 
-/// Go's `alreadyInChain`, simplified: the same certificate, or the same subject and key.
+/// Go's `alreadyInChain`: the same subject, key and subject alternative names.
 fn same(a: &Certificate, b: &Certificate) -> bool {
-    a.der == b.der || (a.subject == b.subject && a.key.is_ok() && a.key == b.key)
+    let san = |c: &Certificate| {
+        c.extensions
+            .iter()
+            .find(|(o, _)| *o == OID_SAN)
+            .map(|(_, v)| v.clone())
+    };
+    a.subject == b.subject && a.key.is_ok() && a.key == b.key && san(a) == san(b)
 }
 
 /// Go's `validHostname`: dot-separated labels of letters, digits, `-` (not first) and `_`; a

@@ -415,3 +415,36 @@ fn host_names_as_go_matches_them() {
         );
     }
 }
+
+#[test]
+fn handled_extensions_must_parse_as_in_go() {
+    let aki = Oid::new_unwrap("2.5.29.35");
+    let ski = Oid::new_unwrap("2.5.29.14");
+    // (extension, value, parses)
+    let cases: &[(Oid, &[u8], bool)] = &[
+        (aki, &[0x30, 0x03, 0x80, 0x01, 0xaa], true),
+        (aki, &[0x04, 0x01, 0xaa], false),
+        (aki, b"garbage", false),
+        (ski, &[0x04, 0x02, 0xaa, 0xbb], true),
+        (ski, &[0x30, 0x00], false),
+        // Not one of Go's handled extensions: its contents are not looked at.
+        (Oid::new_unwrap("1.2.3.4"), b"anything", true),
+    ];
+    for (id, value, ok) in cases {
+        assert_eq!(parse_handled(*id, value).is_ok(), *ok, "{id} {value:?}");
+    }
+}
+
+#[test]
+fn trims_unicode_space_as_go_bytes_trim_space() {
+    let cases: &[(&[u8], &[u8])] = &[
+        (b" \t\n\x0b\x0cabc\r\n", b"abc"),
+        ("\u{a0}\u{85}abc\u{2003}".as_bytes(), b"abc"),
+        (b"\xffabc \xff", b"\xffabc \xff"),
+        (b"   ", b""),
+        (b"", b""),
+    ];
+    for (input, want) in cases {
+        assert_eq!(trim_space(input), *want, "{input:?}");
+    }
+}
