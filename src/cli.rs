@@ -43,8 +43,10 @@ Options:
 check: evaluates local images (under each of their names) and existing containers (under the
 name each was created from) against the policy, or a candidate one, and says what the hook would
 block and how to fix it. Exits 0 if nothing would be blocked, 1 if something would, 2 on error.
-  IMAGE...                images to check, by name or ID prefix (default: --all)
-  -a, --all               every image and every container
+  IMAGE...                images to check, by name or ID prefix (default: every image with a
+                          name, and every container)
+  -a, --all               also images without names (<none>: a build's intermediate images),
+                          as podman images -a lists them
   --policy FILE           the policy to evaluate (default as above)
   --registries.d DIR      registries.d directory, for hints (default
                           /etc/containers/registries.d, or the user's own)
@@ -114,6 +116,7 @@ pub struct CheckArgs {
     pub runroot: Option<PathBuf>,
     pub storage_driver: Option<String>,
     pub format: Format,
+    /// `-a`, `--all`: also images without names (skipped by default).
     pub all: bool,
     pub images: Vec<String>,
     pub openpgp: OpenPgp,

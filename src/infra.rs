@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 
 use crate::storage::Dir;
 
+/// The repository podman names its pod infra image in (`localhost/podman-pause:<version>-<built>`);
+/// the name alone proves nothing, and only messages use it.
+pub const PAUSE_REPOSITORY: &str = "localhost/podman-pause";
+
 /// Where a host's catatonit may be, podman's helper directories first.
 pub const CATATONIT: [&str; 6] = [
     "/usr/libexec/podman/catatonit",

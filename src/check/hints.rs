@@ -5,11 +5,12 @@
 //! registries.d, cosign's tag-less identity under the default identity rule, a certificate for
 //! another e-mail or issuer, a SET by another Rekor key.
 
+use super::origin::{Origin, BUILDAH_LABEL};
 use crate::policy::identity::IdentityError;
 use crate::reference::Reference;
 use crate::registries::RegistriesD;
 use crate::storage;
-use crate::verify::{RequirementError, SigFailure};
+use crate::verify::{Failure, RequirementError, SigFailure};
 
 /// Remediation hints for a `signedBy` denial, for the pitfalls that cause most of them.
 pub fn hints(
@@ -17,6 +18,7 @@ pub fn hints(
     reference: Option<&Reference>,
     failures: &[SigFailure],
     registries: &RegistriesD,
+    origin: Origin,
 ) -> Vec<String> {
     let mut out = Vec::new();
     if image.signatures.is_empty() {
@@ -48,6 +50,8 @@ pub fn hints(
                 "it was pulled from a manifest list ({}): a pull verifies and stores only the platform image's signatures, and none were found for {}; sign each platform image's manifest digest, not only the list's, then pull again",
                 image.digests[0], image.manifest_digest
             ));
+        } else if let Some(hint) = origin_hint(origin, image) {
+            out.push(hint);
         } else {
             match reference {
                 Some(r) if r.domain() != "localhost" => {
@@ -58,6 +62,12 @@ pub fn hints(
                             registries.dir.display(),
                             r.domain(),
                             r.domain()
+                        ));
+                    } else if origin == Origin::Pulled {
+                        out.push(format!(
+                            "it was pulled from {} (its layers are compressed, as a registry serves them) and has no stored signatures, although registries.d gives a lookaside for it: the lookaside had none for manifest {} when it was pulled; sign that digest and pull it again",
+                            r.domain(),
+                            image.manifest_digest
                         ));
                     } else {
                         out.push(
@@ -112,17 +122,75 @@ pub fn hints(
     out
 }
 
+/// Hints for any requirement that denied, whatever its type: which of several failed (all of a
+/// scope's requirements must pass), and for `reject`, how to allow the image deliberately.
+/// `scope` is the scope as reports name it (`docker example.com`, `default`).
+pub fn requirement_hints(
+    failure: &Failure,
+    scope: &str,
+    reference: Option<&Reference>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if failure.count > 1 {
+        out.push(format!(
+            "requirement {} of {} in scope {scope} failed ({}): every requirement of a scope must pass, in order{}",
+            failure.position,
+            failure.count,
+            failure.requirement,
+            if failure.position < failure.count {
+                ", and the ones after it were not checked"
+            } else {
+                ""
+            }
+        ));
+    }
+    if failure.requirement == "reject" {
+        out.push(match reference {
+            Some(r) if r.name() == crate::infra::PAUSE_REPOSITORY => format!(
+                "scope {scope} rejects every image; {} is the name of podman's pod infra image, and the hook starts podman's own whatever the policy says (its only layer is this host's root-owned catatonit); this image is not that one, so it is judged like any other",
+                r.name()
+            ),
+            Some(r) => format!(
+                "scope {scope} rejects every image (reject); to run this one deliberately, give its repository a scope of its own, which wins over {scope}: \"transports\": {{\"docker\": {{\"{}\": [{{\"type\": \"signedBy\", \"keyType\": \"GPGKeys\", \"keyPath\": \"KEY\"}}]}}}} to require its signature, or [{{\"type\": \"insecureAcceptAnything\"}}] to accept it unsigned",
+                r.name()
+            ),
+            None => format!(
+                "scope {scope} rejects every image; an image without a name is judged by the docker transport's \"\" scope, else default: name it (podman tag ID NAME) and give that name a scope of its own"
+            ),
+        });
+    }
+    out
+}
+
+/// What to say of an image without signatures that was built or loaded here (`origin`): those
+/// never had any, whatever registries.d says.
+fn origin_hint(origin: Origin, image: &storage::Image) -> Option<String> {
+    match origin {
+        Origin::Built => Some(format!(
+            "it was built on this host (podman build or commit: its config has buildah's {BUILDAH_LABEL} label and its layers are stored uncompressed), so nothing has signed it; push it with podman push --sign-by KEY (or --sign-by-sigstore-private-key FILE) and run the copy pulled back, or allow its name deliberately (below)"
+        )),
+        Origin::Loaded => Some(format!(
+            "it was loaded from an archive (podman load of a docker-archive: its manifest declares compressed layers whose digests are the archive's uncompressed tars, {}), and an archive carries no signatures; pull it from the signed registry instead, or allow its name deliberately (below)",
+            image.manifest_digest
+        )),
+        _ => None,
+    }
+}
+
 /// Remediation hints for a `sigstoreSigned` denial: `error` is why the requirement failed.
 pub fn sigstore_hints(
     image: &storage::Image,
     reference: Option<&Reference>,
     error: &RequirementError,
     registries: &RegistriesD,
+    origin: Origin,
 ) -> Vec<String> {
     let mut out = Vec::new();
     match error {
         RequirementError::NoSigstoreSignature { other, .. } => {
-            if let Some(r) = reference.filter(|r| r.domain() != "localhost") {
+            if let Some(hint) = origin_hint(origin, image).filter(|_| *other == 0) {
+                out.push(hint);
+            } else if let Some(r) = reference.filter(|r| r.domain() != "localhost") {
                 if !registries.sources(r).sigstore_attachments {
                     out.push(format!(
                         "no file in {} sets use-sigstore-attachments: true for {}, so a pull did not fetch or store its sigstore signatures; add docker: {{{}: {{use-sigstore-attachments: true}}}} and pull again",
@@ -211,6 +279,7 @@ mod tests {
             Some(&r("localhost/app:1")),
             &[],
             &reg,
+            Origin::Unknown,
         );
         assert!(h[0].contains("built or loaded locally"), "{h:?}");
         assert!(h[1].contains("\"localhost/app\": [{\"type\": \"insecureAcceptAnything\"}]"));
@@ -223,6 +292,7 @@ mod tests {
             Some(&r("registry.example.com/app:1")),
             &[],
             &RegistriesD::default(),
+            Origin::Unknown,
         );
         assert!(
             h[0].contains("gives a lookaside for registry.example.com"),
@@ -238,6 +308,7 @@ mod tests {
             Some(&reference),
             &[],
             &RegistriesD::default(),
+            Origin::Unknown,
         );
         assert!(h[0].contains("pulled from a manifest list"), "{h:?}");
         let h = hints(
@@ -245,6 +316,7 @@ mod tests {
             Some(&reference),
             &[],
             &RegistriesD::default(),
+            Origin::Unknown,
         );
         assert!(h[0].contains("signatures were replaced"), "{h:?}");
         assert!(h[0].contains("podman pull registry.example.com/app:1"));
@@ -254,6 +326,7 @@ mod tests {
             Some(&r("localhost/app:dev")),
             &[],
             &RegistriesD::default(),
+            Origin::Unknown,
         );
         assert!(
             h[0].contains("podman pull registry.example.com/app:1"),
@@ -276,6 +349,7 @@ mod tests {
             Some(&reference),
             &[fail("registry.example.com/app:2")],
             &reg,
+            Origin::Unknown,
         );
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h[0].contains("{\"type\": \"matchRepository\"}"), "{h:?}");
@@ -284,6 +358,7 @@ mod tests {
             Some(&reference),
             &[fail("mirror.example.com/x/app:1")],
             &reg,
+            Origin::Unknown,
         );
         assert!(
             h[0].contains("\"dockerRepository\": \"mirror.example.com/x/app\""),
@@ -295,6 +370,7 @@ mod tests {
             Some(&reference),
             &[SigFailure::Crypto("untrusted".into())],
             &reg,
+            Origin::Unknown,
         );
         assert!(h.is_empty());
     }
@@ -356,7 +432,7 @@ mod tests {
             ),
         ];
         for (error, want) in cases {
-            let h = sigstore_hints(&img, Some(&app), &error, &reg);
+            let h = sigstore_hints(&img, Some(&app), &error, &reg, Origin::Unknown);
             assert!(h.iter().any(|h| h.contains(want)), "{error:?}: {h:?}");
         }
         // Nothing to say about a failure without a known pitfall.
@@ -365,7 +441,126 @@ mod tests {
             Some(&app),
             &RequirementError::Signatures(vec![SigFailure::Crypto("x509: bad".into())]),
             &reg,
+            Origin::Unknown,
         );
         assert!(h.is_empty(), "{h:?}");
+    }
+
+    #[test]
+    fn requirement_hints_say_which_failed_and_how_to_allow_a_rejected_image() {
+        let fail = |requirement: &'static str, position: usize, count: usize| Failure {
+            requirement,
+            position,
+            count,
+            error: RequirementError::Rejected,
+        };
+        let app = r("registry.example.com/app:1");
+        let pause = r("localhost/podman-pause:4.3.1-0");
+        type Case<'a> = (
+            &'a str,
+            Failure,
+            Option<&'a Reference>,
+            &'a [&'a str],
+            &'a [&'a str],
+        );
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("one requirement, signedBy", fail("signedBy", 1, 1), Some(&app), &[], &["requirement 1 of 1", "reject"]),
+            ("second of three", fail("signedBy", 2, 3), Some(&app),
+                &["requirement 2 of 3 in scope docker registry.example.com failed (signedBy): every requirement of a scope must pass, in order, and the ones after it were not checked"], &[]),
+            ("last of two", fail("sigstoreSigned", 2, 2), Some(&app),
+                &["requirement 2 of 2 in scope docker registry.example.com failed (sigstoreSigned): every requirement of a scope must pass, in order"], &["not checked"]),
+            ("reject", fail("reject", 1, 1), Some(&app),
+                &["scope docker registry.example.com rejects every image (reject)", "\"registry.example.com/app\": [{\"type\": \"signedBy\"", "[{\"type\": \"insecureAcceptAnything\"}] to accept it unsigned"], &["requirement 1 of 1"]),
+            ("reject after an accept", fail("reject", 2, 2), Some(&app),
+                &["requirement 2 of 2", "rejects every image (reject)"], &[]),
+            ("reject, podman's pause name", fail("reject", 1, 1), Some(&pause),
+                &["podman's pod infra image", "this image is not that one"], &["insecureAcceptAnything"]),
+            ("reject, no name", fail("reject", 1, 1), None,
+                &["an image without a name", "podman tag ID NAME"], &[]),
+        ];
+        for (what, failure, reference, want, not) in cases {
+            let h =
+                requirement_hints(failure, "docker registry.example.com", *reference).join("\n");
+            for w in *want {
+                assert!(h.contains(w), "{what}: {w:?} not in {h}");
+            }
+            for n in *not {
+                assert!(!h.contains(n), "{what}: {n:?} in {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unsigned_image_is_told_by_how_it_came_here() {
+        let reg = RegistriesD::default();
+        let app = r("registry.example.com/app:1");
+        let local = r("localhost/app:1");
+        #[rustfmt::skip]
+        let cases: &[(Origin, &Reference, &str, &[&str])] = &[
+            (Origin::Built, &local, "built on this host (podman build or commit", &["loaded from an archive"]),
+            (Origin::Built, &app, "built on this host", &["lookaside"]),
+            (Origin::Loaded, &app, "loaded from an archive (podman load of a docker-archive", &["built on this host"]),
+            (Origin::Loaded, &local, "an archive carries no signatures", &[]),
+            (Origin::Local, &local, "built or loaded locally", &[]),
+            (Origin::Unknown, &local, "built or loaded locally", &[]),
+            // Without a lookaside for the registry, that is the likeliest cause of a pull without signatures.
+            (Origin::Pulled, &app, "gives a lookaside for registry.example.com", &["built"]),
+        ];
+        for (origin, reference, want, not) in cases {
+            let h = hints(&image(0, &[M], false), Some(reference), &[], &reg, *origin).join("\n");
+            assert!(h.contains(want), "{origin:?} {reference}: {h}");
+            for n in *not {
+                assert!(!h.contains(n), "{origin:?} {reference}: {n:?} in {h}");
+            }
+            assert!(h.contains("insecureAcceptAnything"), "{origin:?}: {h}");
+            let s = sigstore_hints(
+                &image(0, &[M], false),
+                Some(reference),
+                &RequirementError::NoSigstoreSignature {
+                    other: 0,
+                    attachments: 0,
+                },
+                &reg,
+                *origin,
+            )
+            .join("\n");
+            if matches!(origin, Origin::Built | Origin::Loaded) {
+                assert!(s.contains(want), "sigstore {origin:?}: {s}");
+            }
+        }
+        // With a lookaside for the registry, a pulled image had none there.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("lab.yaml"),
+            "docker:\n  registry.example.com:\n    lookaside: file:///srv/sigs\n",
+        )
+        .unwrap();
+        let with = RegistriesD::load(d.path()).unwrap();
+        let h = hints(
+            &image(0, &[M], false),
+            Some(&app),
+            &[],
+            &with,
+            Origin::Pulled,
+        )
+        .join("\n");
+        assert!(
+            h.contains("it was pulled from registry.example.com (its layers are compressed")
+                && h.contains(&format!("the lookaside had none for manifest {M}")),
+            "{h}"
+        );
+        let h = hints(
+            &image(0, &[M], false),
+            Some(&app),
+            &[],
+            &with,
+            Origin::Unknown,
+        )
+        .join("\n");
+        assert!(
+            h.contains("it has no stored signatures: it was loaded"),
+            "{h}"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! cache, so every row is verified now.
 
 mod hints;
+mod origin;
 mod table;
 
 use std::collections::HashMap;
@@ -17,7 +18,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use hints::{hints, sigstore_hints};
+pub use hints::{hints, requirement_hints, sigstore_hints};
+pub use origin::{origin, Origin};
 pub use table::table;
 
 use crate::audit::sanitize;
@@ -72,6 +74,17 @@ struct Report<'a> {
     storage: StorageReport<'a>,
     results: &'a [Row],
     denied: usize,
+    /// Images without names left out (without `--all`).
+    skipped_unnamed: usize,
+}
+
+/// What `evaluate` found: the rows, and how many images without names it left out.
+#[derive(Debug)]
+pub struct Evaluated {
+    pub rows: Vec<Row>,
+    /// Images without names (`<none>`: a build's intermediate images, images whose names went
+    /// to a newer image) not checked, because neither `--all` nor an image was asked for.
+    pub skipped_unnamed: usize,
 }
 
 #[derive(Serialize)]
@@ -116,7 +129,10 @@ pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
         cache: None,
         host_root: settings.host_root,
     };
-    let rows = match evaluate(&store, &policy, &registries, args, &how) {
+    let Evaluated {
+        rows,
+        skipped_unnamed,
+    } = match evaluate(&store, &policy, &registries, args, &how) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -125,7 +141,7 @@ pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
         .filter(|r| r.verdict == RowVerdict::Deny)
         .count();
     let out = match args.format {
-        Format::Table => table(&rows),
+        Format::Table => table(&rows, skipped_unnamed),
         Format::Json => {
             let report = Report {
                 policy: policy_path,
@@ -136,6 +152,7 @@ pub fn run(settings: &CheckSettings, who: &Invoker) -> Exit {
                 },
                 results: &rows,
                 denied,
+                skipped_unnamed,
             };
             match serde_json::to_string_pretty(&report) {
                 Ok(s) => s + "\n",
@@ -180,20 +197,27 @@ struct Target {
     image_id: String,
 }
 
-/// The rows for the images and containers `args` selects.
+/// The rows for the images and containers `args` selects. With no image named, every image
+/// with a name and every container is checked, and images without names too with `--all`
+/// (containers are checked whatever their image).
 pub fn evaluate(
     store: &Store,
     policy: &Policy,
     registries: &RegistriesD,
     args: &CheckArgs,
     how: &Verification,
-) -> Result<Vec<Row>, String> {
+) -> Result<Evaluated, String> {
     let deadline = Instant::now() + storage::LOCK_WAIT;
     let mut images = store.images(deadline).map_err(|e| e.to_string())?;
     images.sort_by(|a, b| a.names.first().cmp(&b.names.first()).then(a.id.cmp(&b.id)));
     let mut targets = Vec::new();
+    let mut skipped_unnamed = 0;
     if args.images.is_empty() {
         for img in &images {
+            if img.names.is_empty() && !args.all {
+                skipped_unnamed += 1;
+                continue;
+            }
             targets.extend(image_targets(img));
         }
         let mut containers = store.containers(deadline).map_err(|e| e.to_string())?;
@@ -244,7 +268,10 @@ pub fn evaluate(
         }
         rows.push(row);
     }
-    Ok(rows)
+    Ok(Evaluated {
+        rows,
+        skipped_unnamed,
+    })
 }
 
 /// An image's rows: one per name, or one without a name.
@@ -367,11 +394,31 @@ fn evaluate_one(
     if let Outcome::Deny(reason) = &decision.outcome {
         row.verdict = RowVerdict::Deny;
         row.requirement = reason.requirement();
+        if let Reason::Requirement(f) = reason {
+            row.hints = requirement_hints(f, &row.scope, reference);
+        }
         if let (Reason::Requirement(f), Some(img)) = (reason, &image) {
+            // How it came here matters only when it has no signatures; the config is read then.
+            let origin = || {
+                let config = store.image_config(&img.id, deadline).ok();
+                origin(&img.manifest, config.as_deref(), &img.names)
+            };
             if f.requirement == "signedBy" {
-                row.hints = hints(img, reference, f.signatures(), registries);
+                let o = if img.signatures.is_empty() {
+                    origin()
+                } else {
+                    Origin::Unknown
+                };
+                row.hints
+                    .extend(hints(img, reference, f.signatures(), registries, o));
             } else if f.requirement == "sigstoreSigned" {
-                row.hints = sigstore_hints(img, reference, &f.error, registries);
+                let o = if img.signatures.is_empty() {
+                    origin()
+                } else {
+                    Origin::Unknown
+                };
+                row.hints
+                    .extend(sigstore_hints(img, reference, &f.error, registries, o));
             }
         }
     }

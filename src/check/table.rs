@@ -4,8 +4,9 @@
 use super::{Kind, Row, RowVerdict};
 use crate::audit::sanitize;
 
-/// The human-readable report: a table, then the hints of each denial.
-pub fn table(rows: &[Row]) -> String {
+/// The human-readable report: a table, then the hints of each denial, then how many images
+/// without names were left out (`skipped_unnamed`) and the count.
+pub fn table(rows: &[Row], skipped_unnamed: usize) -> String {
     const HEAD: [&str; 7] = [
         "KIND",
         "NAME",
@@ -84,6 +85,13 @@ pub fn table(rows: &[Row]) -> String {
             out.push_str(&format!("  hint: {}\n", sanitize(h)));
         }
     }
+    if skipped_unnamed > 0 {
+        out.push_str(&format!(
+            "\n{skipped_unnamed} image{} without a name (<none>: a build's intermediate images, or names moved to a newer image) not checked; --all (-a) checks {}\n",
+            if skipped_unnamed == 1 { "" } else { "s" },
+            if skipped_unnamed == 1 { "it" } else { "them" },
+        ));
+    }
     out.push_str(&format!(
         "\n{} checked, {} would be blocked\n",
         rows.len(),
@@ -116,7 +124,7 @@ mod tests {
             reason: "signedBy: no signature".into(),
             hints: vec!["do this".into()],
         };
-        let t = table(&[row]);
+        let t = table(std::slice::from_ref(&row), 0);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("KIND       NAME"), "{t}");
         assert!(!t.contains('\u{1b}'));

@@ -80,6 +80,37 @@ pub(super) fn image_in(
     read_image(&image_dir, rec, want_digest).map(Some)
 }
 
+/// The config blob (big-data key `sha256:<id>`) of image `id` in one image store, if the store
+/// has the image, read under the store's images lock.
+pub(super) fn config_in(dir: &Dir, id: &str, deadline: Instant) -> Result<Option<Vec<u8>>> {
+    let _lock = records::lock(dir, "images.lock", deadline)?;
+    let Some(rec) = records::find_image(dir, id)? else {
+        return Ok(None);
+    };
+    let key = format!("sha256:{id}");
+    let err = |reason: String| StorageError::Image {
+        id: id.to_string(),
+        reason,
+    };
+    if !rec.big_data_names.contains(&key) {
+        return Err(err("no stored config".into()));
+    }
+    let image_dir = dir.dir(id).map_err(|source| StorageError::Read {
+        path: dir.path().join(id),
+        source,
+    })?;
+    let name = big_data_file_name(&key);
+    image_dir
+        .read(&name, MAX_MANIFEST_BYTES)
+        .map(Some)
+        .map_err(|e| {
+            err(format!(
+                "cannot read its config ({:?}): {e}",
+                image_dir.path().join(&name)
+            ))
+        })
+}
+
 /// Reads the manifest and signatures of the image whose record is `rec` from its big-data
 /// directory `dir`.
 fn read_image(dir: &Dir, rec: ImageRecord, want_digest: Option<&str>) -> Result<Image> {

@@ -287,6 +287,20 @@ impl Store {
     /// container was created from, if it had one. The graph root's image store is searched first,
     /// then each of storage.conf's `additionalimagestores`, as containers/storage does.
     pub fn image(&self, id: &str, want_digest: Option<&str>, deadline: Instant) -> Result<Image> {
+        self.in_image_stores(id, |dir| image::image_in(dir, id, want_digest, deadline))
+    }
+
+    /// The config blob of image `id` (big-data key `sha256:<id>`), at most 4 MiB, read under
+    /// the images lock of the store that has it: what `check` reads to tell how an image came
+    /// to be here (its labels, history and layer digests).
+    pub fn image_config(&self, id: &str, deadline: Instant) -> Result<Vec<u8>> {
+        self.in_image_stores(id, |dir| image::config_in(dir, id, deadline))
+    }
+
+    /// `find` in the graph root's image store, then in each of storage.conf's
+    /// `additionalimagestores`, as containers/storage searches them; the first store that has
+    /// image `id` answers.
+    fn in_image_stores<T>(&self, id: &str, find: impl Fn(&Dir) -> Result<Option<T>>) -> Result<T> {
         if id.len() != 64 || !crate::manifest::is_lower_hex(id) {
             return Err(StorageError::Image {
                 id: id.into(),
@@ -295,8 +309,8 @@ impl Store {
         }
         let images = format!("{}-images", self.driver);
         let dir = self.subdir(&images)?;
-        if let Some(img) = image::image_in(&dir, id, want_digest, deadline)? {
-            return Ok(img);
+        if let Some(found) = find(&dir)? {
+            return Ok(found);
         }
         for store in self.additional_image_stores()? {
             let dir = match Dir::open(&store.join(&images)) {
@@ -309,8 +323,8 @@ impl Store {
                     })
                 }
             };
-            if let Some(img) = image::image_in(&dir, id, want_digest, deadline)? {
-                return Ok(img);
+            if let Some(found) = find(&dir)? {
+                return Ok(found);
             }
         }
         Err(StorageError::UnknownImage(id.into()))

@@ -532,7 +532,8 @@ mod pipeline {
                     &CheckArgs::default(),
                     &how,
                 )
-                .expect("check evaluates the store");
+                .expect("check evaluates the store")
+                .rows;
                 let c = rows
                     .iter()
                     .find(|r| r.container.as_deref() == Some("web"))

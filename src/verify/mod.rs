@@ -281,6 +281,10 @@ pub enum KeyError {
 pub struct Failure {
     /// The failing requirement's `type` (`Requirement::type_name`).
     pub requirement: &'static str,
+    /// Its position in its scope's requirement list, from 1; and how many the list has (all of
+    /// them must pass).
+    pub position: usize,
+    pub count: usize,
     pub error: RequirementError,
 }
 
@@ -317,9 +321,11 @@ pub fn evaluate_with_keys(
     keys: KeyLoader<'_>,
 ) -> Result<Passed, Failure> {
     let mut expires = None;
-    for req in reqs {
+    for (i, req) in reqs.iter().enumerate() {
         let until = check(req, subject, verifier, keys).map_err(|error| Failure {
             requirement: req.type_name(),
+            position: i + 1,
+            count: reqs.len(),
             error,
         })?;
         expires = earliest(expires, until);
