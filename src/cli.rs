@@ -11,6 +11,7 @@ pub const USAGE: &str = "\
 usage: oci-signature-hook [OPTIONS] < STATE
        oci-signature-hook check [CHECK OPTIONS] [IMAGE...]
        oci-signature-hook why [WHY OPTIONS] CONTAINER
+       oci-signature-hook trust show [TRUST OPTIONS]
 
 An OCI runtime hook (stage prestart): reads the container state on stdin, and exits 0 if the
 container's image satisfies the signature policy, non-zero to block the container's start.
@@ -63,16 +64,40 @@ decision allowed the start, 1 if it blocked it, 2 if there is none.
   CONTAINER               the container's name, ID, or an ID prefix of 3 or more characters
   --cache-dir DIR         where the hook keeps its decisions (default as above)
   -h, --help              print this help
+
+trust show: parses the policy exactly as the hook does and the hook's config file, lists each
+transport scope with its requirements, and says of every key, CA and Rekor key file whether it
+can be read and parses. Exits 0 if all is well, 3 if anything is wrong (the hook would deny
+what that part of the policy covers), 2 on a usage error.
+  --policy FILE           the policy (default as above)
+  --config FILE           the hook's configuration (default as above)
+  --json                  print the report as JSON
+  --openpgp IMPL          the OpenPGP implementation that imports GPG keys (as above)
+  -h, --help              print this help
 ";
 
-/// What to do.
+/// What to do: the hook itself, or one of its commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Hook(HookArgs),
     Check(CheckArgs),
     Why(WhyArgs),
+    Trust(TrustArgs),
     Help,
     Version,
+}
+
+/// `trust show`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrustArgs {
+    /// `--policy`, else the default policy.
+    pub policy: Option<PathBuf>,
+    /// `--config`, else the default config file.
+    pub config: Option<PathBuf>,
+    /// `--json`: the report as JSON.
+    pub json: bool,
+    /// `--openpgp`: which implementation imports GPG keys.
+    pub openpgp: OpenPgp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -229,6 +254,24 @@ const WHY_FLAGS: &[Flag<WhyFlag>] = &[
     flag("help", Some('h'), WhyFlag::Help),
 ];
 
+/// `trust show`'s flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrustFlag {
+    Policy,
+    Config,
+    Json,
+    OpenPgp,
+    Help,
+}
+
+const TRUST_FLAGS: &[Flag<TrustFlag>] = &[
+    flag("policy", None, TrustFlag::Policy),
+    flag("config", None, TrustFlag::Config),
+    flag("json", None, TrustFlag::Json),
+    flag("openpgp", None, TrustFlag::OpenPgp),
+    flag("help", Some('h'), TrustFlag::Help),
+];
+
 /// What `arg` is in `flags`, or the error for an argument nobody expects.
 fn lookup<T: Copy>(flags: &[Flag<T>], arg: lexopt::Arg<'_>) -> Result<T, String> {
     flags
@@ -252,6 +295,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         }
         if matches!(&arg, Value(v) if v == "why") {
             return parse_why(&mut p);
+        }
+        if matches!(&arg, Value(v) if v == "trust") {
+            return parse_trust(&mut p);
         }
         match lookup(HOOK_FLAGS, arg)? {
             HookFlag::Policy => hook.policy = Some(value(&mut p)?.into()),
@@ -333,6 +379,26 @@ fn parse_why(p: &mut lexopt::Parser) -> Result<Command, String> {
         return Err("why needs a container name or ID".into());
     }
     Ok(Command::Why(w))
+}
+
+/// `trust show` (podman's `image trust show` spelling); `trust` alone says what it takes.
+fn parse_trust(p: &mut lexopt::Parser) -> Result<Command, String> {
+    match p.next().map_err(|e| e.to_string())? {
+        Some(Value(v)) if v == "show" => {}
+        Some(Long("help") | Short('h')) => return Ok(Command::Help),
+        _ => return Err("trust takes a command: trust show".into()),
+    }
+    let mut t = TrustArgs::default();
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match lookup(TRUST_FLAGS, arg)? {
+            TrustFlag::Policy => t.policy = Some(value(p)?.into()),
+            TrustFlag::Config => t.config = Some(value(p)?.into()),
+            TrustFlag::Json => t.json = true,
+            TrustFlag::OpenPgp => t.openpgp = openpgp(p)?,
+            TrustFlag::Help => return Ok(Command::Help),
+        }
+    }
+    Ok(Command::Trust(t))
 }
 
 #[cfg(test)]
@@ -420,9 +486,12 @@ mod tests {
         let (hook, rest) = USAGE
             .split_once("\ncheck:")
             .expect("the help has a check section");
-        let (check, why) = rest
+        let (check, rest) = rest
             .split_once("\nwhy:")
             .expect("the help has a why section");
+        let (why, trust) = rest
+            .split_once("\ntrust show:")
+            .expect("the help has a trust show section");
         let hook = hook
             .split_once("\nOptions:\n")
             .expect("an Options section")
@@ -431,6 +500,7 @@ mod tests {
             (hook, table_flags(HOOK_FLAGS), &[][..]),
             (check, table_flags(CHECK_FLAGS), &["check"][..]),
             (why, table_flags(WHY_FLAGS), &["why", "web"][..]),
+            (trust, table_flags(TRUST_FLAGS), &["trust", "show"][..]),
         ] {
             let listed = help_flags(section);
             let names: BTreeSet<String> = listed.iter().map(|(n, _)| n.clone()).collect();
@@ -465,6 +535,35 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn parses_trust_show() {
+        type Case<'a> = (&'a [&'a str], Result<Command, ()>);
+        let t = |policy: Option<&str>, config: Option<&str>, json: bool| {
+            Ok(Command::Trust(TrustArgs {
+                policy: policy.map(PathBuf::from),
+                config: config.map(PathBuf::from),
+                json,
+                openpgp: OpenPgp::Gpgme,
+            }))
+        };
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            (&["trust", "show"], t(None, None, false)),
+            (&["trust", "show", "--policy", "/p", "--config=/c", "--json"], t(Some("/p"), Some("/c"), true)),
+            (&["trust", "show", "--openpgp", "gpgme"], t(None, None, false)),
+            (&["trust", "show", "-h"], Ok(Command::Help)),
+            (&["trust", "--help"], Ok(Command::Help)),
+            (&["trust"], Err(())),
+            (&["trust", "list"], Err(())),
+            (&["trust", "show", "extra"], Err(())),
+            (&["trust", "show", "--all"], Err(())),
+            (&["trust", "show", "--policy"], Err(())),
+        ];
+        for (argv, want) in cases {
+            assert_eq!(&args(argv).map_err(|_| ()), want, "{argv:?}");
         }
     }
 

@@ -13,6 +13,7 @@
 //! | `hook` | the prestart command: state → verdict → audit → exit code |
 //! | `deadline`, `residue` | `--timeout` for the whole decision; no GnuPG home or gpg outlives the hook |
 //! | `check` | what the hook would block, with hints |
+//! | `trust` | `trust show`: the policy as the hook reads it, its key files and the config checked |
 //! | `why`, `decisions` | the last decision for a container, for runtimes that hide the reason |
 //! | `verdict` | the one decision, the fail-closed rule, typed deny reasons |
 //! | `state` | the OCI state on stdin |
@@ -52,6 +53,7 @@ pub mod state;
 pub mod storage;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod trust;
 pub mod verdict;
 pub mod verify;
 pub mod why;
@@ -84,6 +86,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
         Ok(cli::Command::Why(args)) => {
             let who = invoker::detect();
             why::run(&args, &who)
+        }
+        Ok(cli::Command::Trust(args)) => {
+            let who = invoker::detect();
+            trust::run(&args, &who)
         }
         Ok(cli::Command::Hook(args)) => {
             // --timeout counts from here.
