@@ -401,7 +401,7 @@ fn notes(p: &Policy, config: &ConfigReport) -> Vec<String> {
             .collect();
         if !missing.is_empty() {
             out.push(format!(
-                "podman applies this default to other transports too: {} fail with \"Source image rejected: Running image …  is rejected by policy\"; give each transport a scope of its own, e.g. \"transports\": {{\"docker-archive\": {{\"\": [{{\"type\": \"insecureAcceptAnything\"}}]}}}} (the hook judges only the docker transport, so these do not loosen it)",
+                "podman applies this default to other transports too: {} fail with \"Source image rejected: Running image … is rejected by policy\"; give each transport a scope of its own, e.g. \"transports\": {{\"docker-archive\": {{\"\": [{{\"type\": \"insecureAcceptAnything\"}}]}}}} (the hook judges only the docker transport, so these do not loosen it)",
                 missing.join(", ")
             ));
         }

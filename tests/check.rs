@@ -459,3 +459,137 @@ fn errors_exit_2_with_a_reason() {
         r.stdout
     );
 }
+
+/// A real multi-step `podman build` leaves its intermediate images without names: `check` leaves
+/// them out and counts them, `--all` checks them. Built, loaded and pulled images without
+/// signatures each get their own hint; a `reject` scope says how to allow an image; a scope of
+/// several requirements says which failed.
+#[test]
+fn unnamed_images_origins_and_requirements() {
+    let lab = lab();
+    let store = Store::new("check-origins");
+    let registry = lab.get("REGISTRY");
+    let unsigned = lab.image("unsigned");
+    let accept = lab.get("POLICY_ACCEPT");
+    store.pull(&unsigned);
+    let ctx = store.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!("FROM {unsigned}\nRUN echo a > /a\nRUN echo b > /b\nLABEL step=three\n"),
+    )
+    .unwrap();
+    store.podman(&[
+        "build",
+        "-q",
+        "--signature-policy",
+        accept,
+        "-t",
+        "localhost/built:1",
+        ctx.to_str().unwrap(),
+    ]);
+    let listed = store.podman(&["images", "-a", "--format", "{{.Repository}}"]);
+    let unnamed = listed.lines().filter(|l| *l == "<none>").count();
+    assert!(unnamed >= 2, "a three-step build leaves intermediates");
+
+    let trusted = store.dir.file("trusted.json", lab.expand(TRUSTED));
+    let trusted = trusted.to_str().unwrap();
+    let r = store.check(&["--policy", trusted]);
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains(" <none> "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!(
+            "\n{unnamed} images without a name (<none>: a build's intermediate images, or names moved to a newer image) not checked; --all (-a) checks them\n"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.ends_with("\n2 checked, 2 would be blocked\n"),
+        "{}",
+        r.stdout
+    );
+    let json = store
+        .check(&["--policy", trusted, "--format", "json"])
+        .json();
+    assert_eq!(json["skipped_unnamed"], unnamed);
+    for all in ["--all", "-a"] {
+        let r = store.check(&["--policy", trusted, all]);
+        assert_eq!(r.code, Some(1));
+        assert_eq!(
+            r.stdout.lines().filter(|l| l.contains(" <none> ")).count(),
+            unnamed,
+            "{}",
+            r.stdout
+        );
+        assert!(!r.stdout.contains("without a name"), "{}", r.stdout);
+        assert!(
+            r.stdout.ends_with(&format!(
+                "\n{} checked, {} would be blocked\n",
+                2 + unnamed,
+                2 + unnamed
+            )),
+            "{}",
+            r.stdout
+        );
+    }
+
+    // Built here, pulled without signatures: each its own hint.
+    let report = json;
+    let built = hints(image_row(&report, "localhost/built:1"));
+    assert!(
+        built.contains("it was built on this host (podman build or commit"),
+        "{built}"
+    );
+    assert!(!built.contains("pulled from"), "{built}");
+    let pulled = hints(image_row(&report, &unsigned));
+    assert!(
+        pulled.contains(&format!(
+            "it was pulled from {registry} (its layers are compressed"
+        )),
+        "{pulled}"
+    );
+    assert!(!pulled.contains("built on this host"), "{pulled}");
+
+    // Loaded: the same pulled image, saved and loaded into another store.
+    let archive = store.dir.path().join("unsigned.tar");
+    store.podman(&["save", "-q", "-o", archive.to_str().unwrap(), &unsigned]);
+    let other = Store::new("check-loaded");
+    other.podman(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    let r = other.check(&["--policy", trusted, "--format", "json"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let loaded = hints(image_row(&r.json(), &unsigned));
+    assert!(
+        loaded.contains("it was loaded from an archive (podman load of a docker-archive"),
+        "{loaded}"
+    );
+    assert!(!loaded.contains("pulled from"), "{loaded}");
+
+    // A reject default, and a scope of two requirements whose second fails.
+    let strict = store.dir.file(
+        "strict.json",
+        lab.expand(&format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{registry}/lab/unsigned":[{{"type":"insecureAcceptAnything"}},{{"type":"signedBy","keyType":"GPGKeys","keyPath":"$KEYS/trusted.gpg"}}]}}}}}}"#
+        )),
+    );
+    let r = store.check(&["--policy", strict.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let report = r.json();
+    let built = image_row(&report, "localhost/built:1");
+    assert_eq!(built["requirement"], "reject");
+    let h = hints(built);
+    assert!(
+        h.contains("scope default rejects every image (reject); to run this one deliberately, give its repository a scope of its own")
+            && h.contains("\"localhost/built\": [{\"type\": \"signedBy\""),
+        "{h}"
+    );
+    let two = image_row(&report, &unsigned);
+    assert_eq!(two["requirement"], "signedBy");
+    let h = hints(two);
+    assert!(
+        h.contains(&format!(
+            "requirement 2 of 2 in scope docker {registry}/lab/unsigned failed (signedBy): every requirement of a scope must pass, in order"
+        )),
+        "{h}"
+    );
+}

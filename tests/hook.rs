@@ -22,3 +22,4 @@ mod podman5;
 mod podman_run;
 mod rootless;
 mod sigstore;
+mod trust;
