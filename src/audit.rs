@@ -12,7 +12,7 @@
 //!   one), this is skipped: the journal would hold the record twice;
 //! - **a file**, only when neither socket took it: the same line with a timestamp, appended to
 //!   `/var/log/oci-signature-hook.log` (a rootless user's own state directory), bounded in size
-//!   ([`file`]).
+//!   ([`mod@file`]).
 //!
 //! Names, tags and identities come from whoever pushed or tagged an image, so every value is
 //! escaped before it is written anywhere. Sending waits at most [`SEND_TIMEOUT`] for both sockets

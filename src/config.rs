@@ -183,6 +183,15 @@ mod tests {
         let root = MetadataExt::uid(&std::fs::metadata(&p).unwrap()) == 0;
         if root {
             assert_eq!(load(&p, 0).unwrap().mode, Some(Mode::Warn));
+            for (text, ok) in [
+                ("log_file_max_bytes = 1024\n", true),
+                ("log_file_max_bytes = 1023\n", false),
+                ("repeat_window = 86400\n", true),
+                ("repeat_window = 86401\n", false),
+            ] {
+                std::fs::write(&p, text).unwrap();
+                assert_eq!(load(&p, 0).is_ok(), ok, "{text}");
+            }
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
         }
         assert!(
