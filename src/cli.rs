@@ -22,7 +22,12 @@ Options:
                           ~/.config/containers/policy.json when it exists (as containers/image)
   --registries.d DIR      ignored; accepted for compatibility (like skopeo --registries.d):
                           the signatures checked are those in storage
-  --syslog-socket PATH    where audit records go (default /dev/log)
+  --syslog-socket PATH    where audit records go as syslog lines (default /dev/log)
+  --journal-socket PATH   journald's native socket, where records go as structured
+                          fields (default /run/systemd/journal/socket)
+  --log-file PATH         where records go that neither socket took (default
+                          /var/log/oci-signature-hook.log, or for a rootless user
+                          ~/.local/state/oci-signature-hook/records.log)
   --mode MODE             enforce (block a start the policy rejects; the default) or warn
                           (allow it, and record that it would have been blocked)
   --config FILE           the hook's configuration (default
@@ -105,6 +110,8 @@ pub struct HookArgs {
     pub policy: Option<PathBuf>,
     pub registries_d: Option<PathBuf>,
     pub syslog_socket: Option<PathBuf>,
+    pub journal_socket: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
     pub mode: Option<Mode>,
     pub config: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
@@ -192,6 +199,8 @@ enum HookFlag {
     Policy,
     RegistriesD,
     SyslogSocket,
+    JournalSocket,
+    LogFile,
     Mode,
     Config,
     CacheDir,
@@ -206,6 +215,8 @@ const HOOK_FLAGS: &[Flag<HookFlag>] = &[
     flag("policy", None, HookFlag::Policy),
     flag("registries.d", None, HookFlag::RegistriesD),
     flag("syslog-socket", None, HookFlag::SyslogSocket),
+    flag("journal-socket", None, HookFlag::JournalSocket),
+    flag("log-file", None, HookFlag::LogFile),
     flag("mode", None, HookFlag::Mode),
     flag("config", None, HookFlag::Config),
     flag("cache-dir", None, HookFlag::CacheDir),
@@ -303,6 +314,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             HookFlag::Policy => hook.policy = Some(value(&mut p)?.into()),
             HookFlag::RegistriesD => hook.registries_d = Some(value(&mut p)?.into()),
             HookFlag::SyslogSocket => hook.syslog_socket = Some(value(&mut p)?.into()),
+            HookFlag::JournalSocket => hook.journal_socket = Some(value(&mut p)?.into()),
+            HookFlag::LogFile => hook.log_file = Some(value(&mut p)?.into()),
             HookFlag::Mode => hook.mode = Some(string(&mut p)?.parse()?),
             HookFlag::Config => hook.config = Some(value(&mut p)?.into()),
             HookFlag::CacheDir => hook.cache_dir = Some(value(&mut p)?.into()),
@@ -428,6 +441,8 @@ mod tests {
                 policy: Some("/p.json".into()),
                 registries_d: Some("/r".into()),
                 syslog_socket: Some("/s".into()),
+                journal_socket: None,
+                log_file: None,
                 mode: None,
                 config: None,
                 cache_dir: None,

@@ -4,6 +4,9 @@
 //! ```toml
 //! mode = "warn"          # or "enforce" (the default)
 //! imageless = "policy"   # or "allow", "deny": containers without an image (`podman run --rootfs`)
+//! repeat_window = 60     # seconds in which a repeated deny of a container is counted, not logged
+//! log_file = "/var/log/oci-signature-hook.log"  # for records no syslog or journal took
+//! log_file_max_bytes = 1048576                  # rotated once, to <log_file>.1, past this
 //! ```
 //!
 //! Only a regular file owned by root and writable by nobody else is used: nothing a container's
@@ -66,6 +69,7 @@ impl Imageless {
     }
 }
 
+/// The file's settings; each is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -73,6 +77,16 @@ pub struct Config {
     pub mode: Option<Mode>,
     #[serde(default)]
     pub imageless: Option<Imageless>,
+    /// Seconds in which a deny that repeats a container's last record is counted rather than
+    /// written (`repeats`); 0 writes every record. Default 60.
+    #[serde(default)]
+    pub repeat_window: Option<u64>,
+    /// The file for records neither the journal nor syslog took (`audit::file`).
+    #[serde(default)]
+    pub log_file: Option<std::path::PathBuf>,
+    /// Bytes past which that file is rotated (at least `audit::file::MIN_MAX_BYTES`).
+    #[serde(default)]
+    pub log_file_max_bytes: Option<u64>,
 }
 
 /// Reads the config at `path`. A missing file is the default config. A file that is not
@@ -99,7 +113,22 @@ pub fn load(path: &Path, root_uid: u32) -> Result<Config, String> {
     file.take(MAX_CONFIG_BYTES)
         .read_to_string(&mut text)
         .map_err(|e| format!("cannot read {path:?}: {e}"))?;
-    basic_toml::from_str(&text).map_err(|e| format!("invalid {path:?}: {e}"))
+    let config: Config =
+        basic_toml::from_str(&text).map_err(|e| format!("invalid {path:?}: {e}"))?;
+    if let Some(n) = config.log_file_max_bytes {
+        if n < crate::audit::file::MIN_MAX_BYTES {
+            return Err(format!(
+                "invalid {path:?}: log_file_max_bytes must be at least {}",
+                crate::audit::file::MIN_MAX_BYTES
+            ));
+        }
+    }
+    if config.repeat_window.is_some_and(|w| w > 86_400) {
+        return Err(format!(
+            "invalid {path:?}: repeat_window must be at most 86400 seconds"
+        ));
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -130,6 +159,15 @@ mod tests {
         }
         assert!(basic_toml::from_str::<Config>("imageless = \"yes\"").is_err());
         assert!(basic_toml::from_str::<Config>("other = 1").is_err());
+        let c = basic_toml::from_str::<Config>(
+            "repeat_window = 5\nlog_file = \"/l\"\nlog_file_max_bytes = 2048",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.repeat_window, c.log_file, c.log_file_max_bytes),
+            (Some(5), Some("/l".into()), Some(2048))
+        );
+        assert!(basic_toml::from_str::<Config>("repeat_window = -1").is_err());
         assert_eq!("warn".parse::<Mode>(), Ok(Mode::Warn));
         assert!("Warn".parse::<Mode>().is_err());
     }
@@ -145,6 +183,15 @@ mod tests {
         let root = MetadataExt::uid(&std::fs::metadata(&p).unwrap()) == 0;
         if root {
             assert_eq!(load(&p, 0).unwrap().mode, Some(Mode::Warn));
+            for (text, ok) in [
+                ("log_file_max_bytes = 1024\n", true),
+                ("log_file_max_bytes = 1023\n", false),
+                ("repeat_window = 86400\n", true),
+                ("repeat_window = 86401\n", false),
+            ] {
+                std::fs::write(&p, text).unwrap();
+                assert_eq!(load(&p, 0).is_ok(), ok, "{text}");
+            }
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
         }
         assert!(

@@ -30,8 +30,14 @@ const MAX_BYTES: u64 = 64 << 10;
 
 /// The decisions directory under `dir`, if it is (or can be made) private to this user.
 pub fn open(dir: &Path) -> Option<PathBuf> {
+    private_subdir(dir, "decisions")
+}
+
+/// `dir/name`, created 0700 (with `dir`) if missing, if both are directories owned by this user
+/// that nobody else can enter.
+pub(crate) fn private_subdir(dir: &Path, name: &str) -> Option<PathBuf> {
     let uid = invoker::effective_uid();
-    for d in [dir.to_path_buf(), dir.join("decisions")] {
+    for d in [dir.to_path_buf(), dir.join(name)] {
         match std::fs::DirBuilder::new().mode(0o700).create(&d) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -42,12 +48,12 @@ pub fn open(dir: &Path) -> Option<PathBuf> {
             return None;
         }
     }
-    Some(dir.join("decisions"))
+    Some(dir.join(name))
 }
 
 /// A container ID as a file name: 1 to 128 characters of `[A-Za-z0-9_.-]`, not starting with a
 /// dot (runtimes' IDs are 64 hex digits; CRI-O's and buildah's are similar).
-fn file_name(container_id: &str) -> Option<&str> {
+pub(crate) fn file_name(container_id: &str) -> Option<&str> {
     let ok = !container_id.is_empty()
         && container_id.len() <= 128
         && !container_id.starts_with('.')
@@ -87,7 +93,7 @@ pub fn record(dir: &Path, container_id: &str, record: &str, deny_line: &str) {
 
 /// Removes the oldest decisions past `MAX_DECISIONS`, once there are `SLACK` more: most starts
 /// only count names, and one in `SLACK` new containers reads their times.
-fn prune(dir: &Path) {
+pub(crate) fn prune(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

@@ -8,9 +8,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::audit::{self, Record, Verdict};
+use crate::audit::{self, Engine, Record, Verdict};
 use crate::config::Mode;
 use crate::exit::Exit;
 use crate::policy::Policy;
@@ -18,7 +18,7 @@ use crate::settings::HookSettings;
 use crate::storage::{self, Container, StorageError, Store};
 use crate::verdict::{self, CacheUse, Decision, ImagelessRule, Outcome, Reason, Verification};
 use crate::verify::PolicyKeys;
-use crate::{build, decisions, privilege, state, words};
+use crate::{build, decisions, privilege, repeats, state, words};
 
 /// Runs the hook for the container whose state is on `stdin`: decides, records, and returns the
 /// exit code (`Allow` for an allow or a warn-mode would-deny, `Deny` otherwise). Lock waits end
@@ -33,16 +33,13 @@ pub fn run(settings: &HookSettings, stdin: impl Read) -> Exit {
 /// a would-deny and exits 0) saying what the hook was waiting for, and exits the process.
 pub fn run_watched(started: Instant, settings: &HookSettings, stdin: impl Read) -> Exit {
     let deadline = started + settings.timeout;
-    let known = Arc::new(Mutex::new(Record {
-        policy: settings.policy.clone(),
-        ..Record::default()
-    }));
+    let known = Arc::new(Mutex::new(first_record(settings)));
     let watch = Watch {
         deadline,
         timeout: settings.timeout,
         mode: settings.mode,
         keep_privileges: settings.keep_privileges,
-        socket: settings.syslog_socket.clone(),
+        sinks: settings.sinks.clone(),
         decisions: settings.decisions.clone(),
         known: Arc::clone(&known),
     };
@@ -53,15 +50,14 @@ pub fn run_watched(started: Instant, settings: &HookSettings, stdin: impl Read) 
         // Without the watchdog nothing would bound a gpg run: fail closed, as for any internal
         // error.
         let record = Record {
-            policy: settings.policy.clone(),
             reason: format!("cannot enforce --timeout (no thread for it: {e})"),
-            ..Record::default()
+            ..first_record(settings)
         };
         let verdict = match settings.mode {
             Mode::Warn => Verdict::WouldDeny,
             Mode::Enforce => Verdict::Deny,
         };
-        return report(verdict, &record, &settings.syslog_socket);
+        return report(verdict, &record, &settings.sinks);
     }
     let note = |r: &Record| *known.lock().unwrap_or_else(|e| e.into_inner()) = r.clone();
     run_until(settings, stdin, deadline, &note)
@@ -83,7 +79,25 @@ fn run_until(
     if verdict == Verdict::Deny && settings.mode == Mode::Warn {
         verdict = Verdict::WouldDeny;
     }
-    let exit = report(verdict, &record, &settings.syslog_socket);
+    let exit = say(verdict, &record);
+    // What is written to the audit trail may be coalesced (`repeats`); the verdict, the exit code,
+    // the line on stderr and the decision for `why` never are.
+    let plan = match &settings.repeats {
+        Some(dir) => repeats::coalesce(
+            dir,
+            verdict,
+            &record,
+            SystemTime::now(),
+            settings.repeat_window,
+        ),
+        None => repeats::Plan::as_is(&record),
+    };
+    if let Some((v, flushed)) = &plan.flush {
+        audit_or_say(*v, flushed, &settings.sinks);
+    }
+    if let Some(written) = &plan.write {
+        audit_or_say(verdict, written, &settings.sinks);
+    }
     if let Some(dir) = &settings.decisions {
         keep(dir, verdict, &record);
     }
@@ -113,7 +127,7 @@ struct Watch {
     timeout: Duration,
     mode: Mode,
     keep_privileges: bool,
-    socket: PathBuf,
+    sinks: audit::Sinks,
     decisions: Option<PathBuf>,
     known: Arc<Mutex<Record>>,
 }
@@ -161,14 +175,14 @@ impl Watch {
         say(verdict, &record);
         // syslog gets a moment, not its usual 2 s: the runtime's own timeout is near.
         let (tx, rx) = std::sync::mpsc::channel();
-        let (socket, audited) = (self.socket.clone(), record.clone());
+        let (sinks, audited) = (self.sinks.clone(), record.clone());
         let _ = std::thread::Builder::new().spawn(move || {
-            audit_or_say(verdict, &audited, &socket);
+            audit_or_say(verdict, &audited, &sinks);
             let _ = tx.send(());
         });
         if rx.recv_timeout(AUDIT_WAIT).is_err() {
             eprintln!(
-                "oci-signature-hook: audit record not written: syslog did not take it in time"
+                "oci-signature-hook: audit record not written: the journal, syslog or the file did not take it in time"
             );
         }
         if let Some(dir) = &self.decisions {
@@ -201,10 +215,7 @@ fn decide_until(
     deadline: Instant,
     note: &dyn Fn(&Record),
 ) -> (Verdict, Record) {
-    let mut record = Record {
-        policy: settings.policy.clone(),
-        ..Record::default()
-    };
+    let mut record = first_record(settings);
     let outcome = evaluate(settings, stdin, deadline, &mut record, note);
     let verdict = if outcome.allows() {
         Verdict::Allow
@@ -212,7 +223,19 @@ fn decide_until(
         Verdict::Deny
     };
     record.reason = words::plain(&outcome.to_string());
+    record.requirement = outcome.requirement();
+    record.cached = outcome.cached();
     (verdict, record)
+}
+
+/// What a record says before anything is read: the policy, and whom the hook runs for.
+fn first_record(settings: &HookSettings) -> Record {
+    Record {
+        policy: settings.policy.clone(),
+        uid: Some(settings.uid),
+        rootless: Some(settings.rootless),
+        ..Record::default()
+    }
 }
 
 fn evaluate(
@@ -249,7 +272,8 @@ fn evaluate(
     } else {
         Err(StorageError::Bundle(state.bundle.clone()))
     };
-    if let Ok((_, c)) = &found {
+    if let Ok((_, c, engine)) = &found {
+        record.engine = Some(*engine);
         record.container_name = c.names.first().cloned().unwrap_or_default();
         record.image_id = c.image_id.clone();
         record.image = c.image_name.clone().unwrap_or_default();
@@ -263,7 +287,7 @@ fn evaluate(
     if let Err(e) = dropped {
         return settle(e.into());
     }
-    let (store, container) = match found {
+    let (store, container, _) = match found {
         Ok(f) => f,
         Err(e) => return settle(e.into()),
     };
@@ -304,20 +328,28 @@ fn evaluate(
     outcome
 }
 
-/// The store and the container the runtime is starting, from the bundle: a container in
-/// containers/storage (podman, CRI-O), or a build step (`build_step`).
+/// The store and the container the runtime is starting, from the bundle, and what started it: a
+/// container in containers/storage (podman's bundle is in the graph root, CRI-O's in the run
+/// root), or a build step (`build_step`, buildah's).
 fn locate(
     state: &state::ContainerState,
     rootless: bool,
     deadline: Instant,
-) -> Result<(Store, Container), StorageError> {
+) -> Result<(Store, Container, Engine), StorageError> {
     match Store::from_bundle(&state.bundle, &state.id, rootless, || {
         storage::conf::load(rootless)
     }) {
-        Ok((store, id)) => store.container(&id, deadline).map(|c| (store, c)),
-        Err(StorageError::Bundle(b)) => {
-            build_step(&state.bundle, rootless, deadline)?.ok_or(StorageError::Bundle(b))
+        Ok((store, id)) => {
+            let engine = if state.bundle.starts_with(&store.graphroot) {
+                Engine::Podman
+            } else {
+                Engine::CriO
+            };
+            store.container(&id, deadline).map(|c| (store, c, engine))
         }
+        Err(StorageError::Bundle(b)) => build_step(&state.bundle, rootless, deadline)?
+            .map(|(store, c)| (store, c, Engine::Buildah))
+            .ok_or(StorageError::Bundle(b)),
         Err(e) => Err(e),
     }
 }
@@ -389,9 +421,9 @@ fn build_step(
 }
 
 /// Writes the audit record and, for a deny, the reason on stderr; returns the exit code.
-pub fn report(verdict: Verdict, record: &Record, socket: &Path) -> Exit {
+pub fn report(verdict: Verdict, record: &Record, sinks: &audit::Sinks) -> Exit {
     let exit = say(verdict, record);
-    audit_or_say(verdict, record, socket);
+    audit_or_say(verdict, record, sinks);
     exit
 }
 
@@ -415,9 +447,9 @@ fn say(verdict: Verdict, record: &Record) -> Exit {
     }
 }
 
-/// The audit record, or on stderr why it could not be written.
-fn audit_or_say(verdict: Verdict, record: &Record, socket: &Path) {
-    if let Err(e) = audit::log(socket, verdict, record) {
+/// The audit record, or on stderr why it could not be written anywhere.
+fn audit_or_say(verdict: Verdict, record: &Record, sinks: &audit::Sinks) {
+    if let Err(e) = audit::deliver(sinks, verdict, record) {
         eprintln!(
             "oci-signature-hook: audit record not written: {}",
             words::plain(&audit::sanitize(&e))
@@ -497,6 +529,7 @@ mod tests {
             policy: "/etc/containers/policy.json".into(),
             scope: "docker example.com".into(),
             reason: "signedBy: no signature exists\n".into(),
+            ..Record::default()
         };
         assert_eq!(
             deny_line(&r),

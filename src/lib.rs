@@ -23,7 +23,7 @@
 //! | `signature`, `manifest` | stored signature blobs and payloads; manifests and digests |
 //! | `verify` | requirement evaluation; OpenPGP through gpgme (or Sequoia) |
 //! | `cache` | remembered allows, keyed by every input of the verdict |
-//! | `audit` | syslog records and escaping |
+//! | `audit`, `repeats` | records to the journal, syslog or a file, and escaping; repeated denials counted |
 //! | `config`, `invoker`, `privilege`, `registries` | the config file, the user, least privilege, registries.d |
 //! | `words` | messages in words podman does not misread |
 
@@ -46,6 +46,7 @@ pub mod policy;
 pub mod privilege;
 pub mod reference;
 pub mod registries;
+pub mod repeats;
 pub mod residue;
 pub mod settings;
 pub mod signature;

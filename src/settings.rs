@@ -10,7 +10,7 @@ use crate::cli::{CheckArgs, HookArgs, OpenPgp};
 use crate::config::{self, Imageless, Mode};
 use crate::invoker::Invoker;
 use crate::verify::{self, Verifier};
-use crate::{audit, decisions, policy, storage, words};
+use crate::{audit, decisions, policy, repeats, storage, words};
 
 /// What the prestart hook runs with.
 pub struct HookSettings {
@@ -21,8 +21,17 @@ pub struct HookSettings {
     /// The config file's `imageless`, else `policy`; and the file, for reasons that name it.
     pub imageless: Imageless,
     pub config: PathBuf,
-    /// Where audit records go (`--syslog-socket`, else `/dev/log`).
-    pub syslog_socket: PathBuf,
+    /// Where audit records go: the journal (`--journal-socket`), syslog (`--syslog-socket`, else
+    /// `/dev/log`), and the file for records neither takes (`--log-file`, else the config file's
+    /// `log_file`, else `audit::file::default_path`).
+    pub sinks: audit::Sinks,
+    /// Where repeated denials are counted (`repeats`): under `--cache-dir`, else the cache's
+    /// default directory; none if it is not private.
+    pub repeats: Option<PathBuf>,
+    /// The config file's `repeat_window`, else `repeats::DEFAULT_WINDOW`.
+    pub repeat_window: Duration,
+    /// The host UID the hook runs for (`Invoker`): a rootless user's, or 0.
+    pub uid: u32,
     /// The verdict cache, unless `--no-cache` or no private directory could be had.
     pub cache: Option<Cache>,
     /// Where the last decision for each container is kept for `why` (`decisions`): under
@@ -60,14 +69,39 @@ impl HookSettings {
             state_dir.as_deref().and_then(Cache::open)
         };
         let decisions = state_dir.as_deref().and_then(decisions::open);
+        let repeats = state_dir.as_deref().and_then(repeats::open);
+        let file = args
+            .log_file
+            .clone()
+            .or(config.log_file.clone())
+            .or_else(|| audit::file::default_path(who))
+            .map(|path| audit::file::FileSink {
+                path,
+                max_bytes: config
+                    .log_file_max_bytes
+                    .unwrap_or(audit::file::DEFAULT_MAX_BYTES),
+                make_dirs: who.rootless(),
+            });
         HookSettings {
             policy: args.policy.unwrap_or_else(|| policy::default_path(who)),
             mode,
             imageless: config.imageless.unwrap_or_default(),
             config: config_path,
-            syslog_socket: args
-                .syslog_socket
-                .unwrap_or_else(|| audit::DEFAULT_SOCKET.into()),
+            sinks: audit::Sinks {
+                journal: args
+                    .journal_socket
+                    .unwrap_or_else(|| audit::journal::DEFAULT_SOCKET.into()),
+                syslog: args
+                    .syslog_socket
+                    .unwrap_or_else(|| audit::DEFAULT_SOCKET.into()),
+                file,
+            },
+            repeats,
+            repeat_window: config
+                .repeat_window
+                .map(Duration::from_secs)
+                .unwrap_or(repeats::DEFAULT_WINDOW),
+            uid: who.rootless_uid.unwrap_or(0),
             cache,
             decisions,
             timeout: args.timeout.unwrap_or(storage::LOCK_WAIT),

@@ -94,8 +94,12 @@ pub enum Grounds {
     /// Every requirement passed (`verify::evaluate_with_keys` made the proof). `insecure`: the
     /// list was `[insecureAcceptAnything]` alone.
     Requirements { passed: Passed, insecure: bool },
-    /// The same inputs were allowed before (`Cache::hit` made the proof).
-    Cached(Hit),
+    /// The same inputs were allowed before (`Cache::hit` made the proof), under requirements of
+    /// these types.
+    Cached {
+        hit: Hit,
+        requirements: Vec<&'static str>,
+    },
     /// An error stood before the verdict, and the policy accepts any image anyway.
     AcceptsAnything(Reason),
     /// The container has no image, and the hook's config file says to allow that (`imageless`),
@@ -114,7 +118,9 @@ impl fmt::Display for Grounds {
         match self {
             Grounds::Requirements { insecure: true, .. } => f.write_str("insecureAcceptAnything"),
             Grounds::Requirements { .. } => f.write_str("every requirement is satisfied"),
-            Grounds::Cached(_) => f.write_str("every requirement is satisfied (cached verdict)"),
+            Grounds::Cached { .. } => {
+                f.write_str("every requirement is satisfied (cached verdict)")
+            }
             Grounds::AcceptsAnything(r) => write!(f, "the policy accepts any image ({r})"),
             Grounds::Imageless { rule, .. } => write!(f, "{rule}"),
             Grounds::PodInfra { catatonit, .. } => write!(
@@ -190,6 +196,34 @@ impl Outcome {
     /// Whether the start may go ahead.
     pub fn allows(&self) -> bool {
         matches!(self, Outcome::Allow(_))
+    }
+
+    /// Whether the allow came from the verdict cache.
+    pub fn cached(&self) -> bool {
+        matches!(self, Outcome::Allow(Grounds::Cached { .. }))
+    }
+
+    /// What an audit record's `requirement` says: for a deny, the type of the requirement that
+    /// failed (`imageless` when the config file's setting denied); for an allow, the types of the
+    /// requirements that passed, comma-separated, or the grounds: `insecureAcceptAnything` (an
+    /// error, under a policy that accepts any image), `pod-infra`, `imageless` (the config file's
+    /// setting allowed). Empty for a deny before any requirement (an unreadable state or store).
+    pub fn requirement(&self) -> String {
+        match self {
+            Outcome::Allow(Grounds::Requirements { passed, .. }) => passed.types().join(","),
+            Outcome::Allow(Grounds::Cached { requirements, .. }) => requirements.join(","),
+            Outcome::Allow(Grounds::AcceptsAnything(_)) => "insecureAcceptAnything".into(),
+            Outcome::Allow(Grounds::Imageless {
+                passed: Some(p), ..
+            }) => p.types().join(","),
+            Outcome::Allow(Grounds::Imageless { passed: None, .. }) => "imageless".into(),
+            Outcome::Allow(Grounds::PodInfra { .. }) => "pod-infra".into(),
+            Outcome::Deny(Reason::Imageless {
+                failure: Some(f), ..
+            }) => f.requirement.into(),
+            Outcome::Deny(Reason::Imageless { failure: None, .. }) => "imageless".into(),
+            Outcome::Deny(r) => r.requirement().unwrap_or_default().into(),
+        }
     }
 }
 
@@ -526,7 +560,8 @@ fn evaluate(
         if let Ok(keys) = keys {
             let key = verdict_key(c, how.verifier, img, reference.as_ref(), scope, &keys);
             if let Some(hit) = c.cache.hit(&key) {
-                return Ok(Grounds::Cached(hit));
+                let requirements = reqs.iter().map(Requirement::type_name).collect();
+                return Ok(Grounds::Cached { hit, requirements });
             }
             cache_key = Some(key);
         }

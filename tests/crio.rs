@@ -12,7 +12,10 @@ const TRUSTED: &str =
 
 /// The OCI state CRI-O's runtime passes for a container created from `image`, with `annotations`
 /// changed by `tweak`; the bundle is in the run root.
-fn crio_state(image: &str, tweak: impl FnOnce(&mut HashMap<&'static str, String>)) -> String {
+pub(crate) fn crio_state(
+    image: &str,
+    tweak: impl FnOnce(&mut HashMap<&'static str, String>),
+) -> String {
     let lab = lab();
     let (id, _) = lab.container(image);
     let driver = lab.get("DRIVER");

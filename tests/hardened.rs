@@ -279,6 +279,8 @@ fn hook_without(paths: &[&str], policy: &Path, state: &str, tmp: &Path) -> HookR
             "--no-cache",
             "--syslog-socket",
             "/nonexistent/log",
+            "--log-file",
+            "/dev/null",
             "--policy",
         ])
         .arg(policy)
@@ -328,6 +330,8 @@ fn an_unwritable_temp_dir_denies() {
             trusted(&dir).to_str().unwrap(),
             "--syslog-socket",
             "/nonexistent/log",
+            "--log-file",
+            "/dev/null",
         ],
         state.as_bytes(),
         &ro,
@@ -373,6 +377,8 @@ fn a_syslog_that_stops_reading_does_not_stall_starts() {
                 policy.to_str().unwrap(),
                 "--syslog-socket",
                 socket.to_str().unwrap(),
+                "--log-file",
+                "/dev/null",
             ],
             state.as_bytes(),
             dir.path(),
@@ -396,6 +402,8 @@ fn spawn_hook(policy: &Path, state: &str, args: &[&str], tmp: &Path) -> Child {
             "--no-cache",
             "--syslog-socket",
             "/nonexistent/log",
+            "--log-file",
+            "/dev/null",
             "--policy",
         ])
         .arg(policy)
@@ -654,7 +662,14 @@ fn bounded(args: &[&str], env: &[(&str, &str)], state: &str, what: &str) -> Hook
     let hook_flags: &[&str] = if args.first() == Some(&"why") {
         &[]
     } else {
-        &["--syslog-socket", "/nonexistent/log", "--timeout", "3"]
+        &[
+            "--syslog-socket",
+            "/nonexistent/log",
+            "--log-file",
+            "/dev/null",
+            "--timeout",
+            "3",
+        ]
     };
     let mut child = Command::new(hook_path())
         .args(hook_flags)
@@ -957,6 +972,8 @@ fn a_gpg_that_hangs_is_ended_at_the_timeout_with_its_home() {
                 policy.to_str().unwrap(),
                 "--syslog-socket",
                 socket.to_str().unwrap(),
+                "--log-file",
+                "/dev/null",
                 "--timeout",
                 "2",
                 "--mode",
@@ -1030,6 +1047,8 @@ fn a_home_left_by_a_killed_hook_is_removed_by_the_next_run() {
             "--no-cache",
             "--syslog-socket",
             "/nonexistent/log",
+            "--log-file",
+            "/dev/null",
             "--policy",
         ])
         .arg(&policy)
@@ -1069,6 +1088,8 @@ fn a_home_left_by_a_killed_hook_is_removed_by_the_next_run() {
             policy.to_str().unwrap(),
             "--syslog-socket",
             "/nonexistent/log",
+            "--log-file",
+            "/dev/null",
         ],
         state.as_bytes(),
         &tmp,
@@ -1201,6 +1222,8 @@ fn measured_hook(policy: &Path, state: &str, openpgp: &str) -> Measured {
             "--no-cache",
             "--syslog-socket",
             "/nonexistent/log",
+            "--log-file",
+            "/dev/null",
             "--openpgp",
             openpgp,
             "--policy",

@@ -22,6 +22,8 @@ fn hooks(dir: &Scratch, policy: &str, extra: &[&str]) -> PathBuf {
         policy.display().to_string(),
         "--syslog-socket".into(),
         "/nonexistent/log".into(),
+        "--log-file".into(),
+        "/dev/null".into(),
         "--cache-dir".into(),
         state.display().to_string(),
     ];

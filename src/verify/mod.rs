@@ -116,12 +116,18 @@ pub fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTi
 
 /// Proof that a requirement list passed, and until when it passes by the clock alone (`None`: no
 /// expiry was involved). Only `evaluate_with_keys` makes one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Passed {
     expires: Option<SystemTime>,
+    types: Vec<&'static str>,
 }
 
 impl Passed {
+    /// The types of the requirements that passed, in the policy's order (`signedBy`).
+    pub fn types(&self) -> &[&'static str] {
+        &self.types
+    }
+
     /// Until when the pass holds by the clock alone (`None`: no expiry was involved).
     pub fn expires(&self) -> Option<SystemTime> {
         self.expires
@@ -321,7 +327,9 @@ pub fn evaluate_with_keys(
     keys: KeyLoader<'_>,
 ) -> Result<Passed, Failure> {
     let mut expires = None;
+    let mut types = Vec::with_capacity(reqs.len());
     for (i, req) in reqs.iter().enumerate() {
+        types.push(req.type_name());
         let until = check(req, subject, verifier, keys).map_err(|error| Failure {
             requirement: req.type_name(),
             position: i + 1,
@@ -330,7 +338,7 @@ pub fn evaluate_with_keys(
         })?;
         expires = earliest(expires, until);
     }
-    Ok(Passed { expires })
+    Ok(Passed { expires, types })
 }
 
 fn check(

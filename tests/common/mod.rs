@@ -212,11 +212,18 @@ pub fn run_hook(args: &[&str], stdin: &[u8], tmp: &Path) -> Output {
 }
 
 /// `run_hook` with more environment variables. Without `--cache-dir`, the verdict cache is off,
-/// so that every run verifies (tests/cache.rs tests the cache).
+/// so that every run verifies (tests/cache.rs tests the cache); without `--log-file`, records that
+/// no socket takes are not kept (tests/audit.rs tests the file).
 pub fn run_hook_env(args: &[&str], stdin: &[u8], tmp: &Path, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(hook_path());
-    if !args.contains(&"--cache-dir") && args.first() != Some(&"check") {
+    let hook_mode = !matches!(args.first(), Some(&"check") | Some(&"why"));
+    if !args.contains(&"--cache-dir") && hook_mode {
         cmd.arg("--no-cache");
+    }
+    // Records no socket takes go nowhere (a character device is refused, and stderr says so),
+    // not to the host's /var/log, unless the test names a file.
+    if !args.contains(&"--log-file") && hook_mode {
+        cmd.args(["--log-file", "/dev/null"]);
     }
     let mut child = cmd
         .args(args)
