@@ -45,6 +45,9 @@ install -m 0644 packaging/debian/copyright "$doc/copyright"
 gzip -9n <packaging/debian/changelog >"$doc/changelog.gz"
 chmod 0644 "$doc/changelog.gz"
 install -D -m 0644 packaging/debian/$pkg.lintian-overrides "$stage/usr/share/lintian/overrides/$pkg"
+# The purge step (dh adds its own lines at #DEBHELPER#; there are none here).
+grep -v '^#DEBHELPER#$' packaging/debian/postrm >"$stage/DEBIAN/postrm"
+chmod 0755 "$stage/DEBIAN/postrm"
 
 # Reproducible: every file dated at the last changelog entry.
 SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l packaging/debian/changelog -S Timestamp)

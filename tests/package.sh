@@ -136,8 +136,9 @@ expect_entries "dpkg -c $deb" "$work/deb.list" "${common[@]}" \
     "-rw-r--r-- /usr/share/doc/$pkg/copyright" \
     "-rw-r--r-- /usr/share/lintian/overrides/$pkg"
 ! grep -q ' /etc' "$work/deb.list" || fail "the .deb ships files under /etc"
-[[ $(dpkg-deb --ctrl-tarfile "$deb" | tar -t | LC_ALL=C sort | tr '\n' ' ') == "./ ./control ./md5sums " ]] ||
-    fail "the .deb has maintainer scripts or conffiles: $(dpkg-deb --ctrl-tarfile "$deb" | tar -t | tr '\n' ' ')"
+# One maintainer script, postrm: a purge removes the hook's record file and state.
+[[ $(dpkg-deb --ctrl-tarfile "$deb" | tar -t | LC_ALL=C sort | tr '\n' ' ') == "./ ./control ./md5sums ./postrm " ]] ||
+    fail "the .deb has other maintainer scripts or conffiles than postrm: $(dpkg-deb --ctrl-tarfile "$deb" | tar -t | tr '\n' ' ')"
 dpkg-deb -I "$deb" >/dev/null
 [[ $(dpkg-deb -f "$deb" Package) == "$pkg" ]] || fail "the .deb's Package is not $pkg"
 [[ $(dpkg-deb -f "$deb" Architecture) == "$(dpkg --print-architecture)" ]] || fail "the .deb's Architecture is wrong"
@@ -251,8 +252,19 @@ fi
 [[ -x $hook_bin && -f $hook_json ]] || fail "the package did not install $hook_bin and $hook_json"
 "/usr/bin/$pkg" --version >/dev/null || fail "/usr/bin/$pkg --version failed"
 
+records=/var/log/$pkg.log
+had_records=
+[[ -e $records ]] && had_records=1
 expect_blocked "${L[IMAGE_UNSIGNED]}" "with the package"
 expect_started "${L[IMAGE_SIGNED]}" "with the package"
+# With neither a journal nor a syslog socket, the installed hook's records go to its file.
+if [[ ! -S /dev/log && ! -S /run/systemd/journal/socket ]]; then
+    grep -q 'verdict=deny .*image=[^ ]*unsigned' "$records" ||
+        fail "no deny record in $records (no journal or syslog here)"
+    grep -q 'verdict=allow .*image=[^ ]*signed' "$records" ||
+        fail "no allow record in $records (no journal or syslog here)"
+    say "records in $records, as documented when there is no journal or syslog"
+fi
 
 say "purging $pkg"
 dpkg --purge "$pkg" >>"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg --purge failed"; }
@@ -260,6 +272,9 @@ dpkg --purge "$pkg" >>"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail 
 for f in "$hook_bin" "$hook_json" "/usr/bin/$pkg" "/usr/share/man/man1/$pkg.1.gz" "/usr/share/doc/$pkg"; do
     [[ ! -e $f && ! -L $f ]] || fail "$f is left after dpkg --purge"
 done
+if [[ -z $had_records ]]; then
+    [[ ! -e $records ]] || fail "$records is left after dpkg --purge"
+fi
 expect_started "${L[IMAGE_UNSIGNED]}" "after the purge"
 
 say "all package checks passed"
