@@ -144,7 +144,7 @@ jq -n --arg k "$TRUSTED_KEY" '{default: [{type: "signedBy", keyType: "GPGKeys", 
 jq -n --arg k "$OTHER_KEY" '{default: [{type: "signedBy", keyType: "GPGKeys", keyPath: $k}]}' \
     >"$b/policy-other.json"
 printf '%s\n' '{"default":[{"type":"reject"}]}' >"$b/policy-reject.json"
-hook_args=(--policy "$b/policy.json" --syslog-socket "$nosyslog")
+hook_args=(--policy "$b/policy.json" --syslog-socket "$nosyslog" --journal-socket "$nosyslog" --log-file /dev/null)
 hook_env=$(jq -cn --arg t "$b/tmp" '{TMPDIR: $t}')
 
 help=$("$hook" --help 2>&1) || die "oci-signature-hook --help failed: $help"
@@ -214,7 +214,8 @@ hook_json() {
     local policy=$1
     shift
     jq -n --arg path "$hook" --arg tmp "TMPDIR=$b/tmp" --argjson args "$(json_array \
-        oci-signature-hook --policy "$policy" --syslog-socket "$nosyslog" "$@")" '
+        oci-signature-hook --policy "$policy" --syslog-socket "$nosyslog" --journal-socket "$nosyslog" \
+        --log-file /dev/null "$@")" '
         {version: "1.0.0", hook: {path: $path, args: $args, env: [$tmp]},
          when: {always: true}, stages: ["prestart"]}'
 }
@@ -458,7 +459,7 @@ else
     notes+=("(b) skopeo finds the key in a GnuPG keyring prepared beforehand; the hook imports it from the policy's keyPath into a temporary GnuPG home on every run.")
 fi
 notes+=(
-    "(b), (c) the hook runs with --syslog-socket pointing at a path that does not exist: audit records are dropped, so no syslog daemon is involved."
+    "(b), (c) the hook runs with --syslog-socket and --journal-socket pointing at a path that does not exist and --log-file /dev/null: audit records are dropped, so no syslog daemon, journal or file is involved."
     "(c) each store holds the lab's real container and image records and synthetic copies of them; only the real image has big-data files. \"record last\": the real records are the last ones of containers.json and images.json (where containers/storage appends a new container), \"record first\": the first ones (the far end of a search from the end of the file). File sizes: $sizes_note."
 )
 if [[ $has_cache == false ]]; then

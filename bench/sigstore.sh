@@ -53,7 +53,8 @@ for path in glob.glob(f"/lab/storage/overlay-images/{cid}/signature*"):
             sys.exit(0)
 sys.exit("no sigstore signature stored with the image")
 PY
-hook=($B/oci-signature-hook --policy $B/policy.json --no-cache --syslog-socket $B/no-syslog)
+hook=($B/oci-signature-hook --policy $B/policy.json --no-cache --syslog-socket $B/no-syslog
+    --journal-socket $B/no-journal --log-file /dev/null)
 cosign=(cosign verify-blob --key "$K" --signature $B/signature --insecure-ignore-tlog=true
     --offline=true $B/payload)
 "${hook[@]}" <$B/state.json >/dev/null 2>$B/hook.err || { cat $B/hook.err >&2; exit 1; }
