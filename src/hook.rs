@@ -98,6 +98,12 @@ fn run_until(
     if let Some(written) = &plan.write {
         audit_or_say(verdict, written, &settings.sinks);
     }
+    if let Some(dir) = &settings.repeats {
+        let now = SystemTime::now();
+        for (v, flushed) in repeats::overdue(dir, &record.container, now, settings.repeat_window) {
+            audit_or_say(v, &flushed, &settings.sinks);
+        }
+    }
     if let Some(dir) = &settings.decisions {
         keep(dir, verdict, &record);
     }

@@ -11,8 +11,12 @@
 //!
 //! Nothing is lost when the loop ends differently: when the container's next decision is another
 //! one (an allow, another reason), the last counted decision is written first, with `repeats=N-1
-//! since=TIME` (it stands for itself and the N-1 before it). A count still pending is shown by
-//! `oci-signature-hook why`. So every record stands for itself plus its `repeats`.
+//! since=TIME` (it stands for itself and the N-1 before it). When the loop simply stops (the
+//! container is removed, or never started again), the next decision for any container on the
+//! host writes that count, once the container's state is a window old (`overdue`). Until then a
+//! pending count is shown by `oci-signature-hook why`; it is kept under the cache directory
+//! (`/run` for root), so a reboot before any later decision loses it. So every record stands for
+//! itself plus its `repeats`.
 //!
 //! This changes only what is written to the audit trail. The verdict, the exit code, the line on
 //! stderr and the decision kept for `why` are the same for every start; the state is read only
@@ -190,6 +194,75 @@ pub fn coalesce(
         }
     }
     plan
+}
+
+/// The most entries one decision looks at, and the most overdue counts it writes, in `overdue`.
+const MAX_SCAN: usize = decisions::MAX_DECISIONS + 64;
+const MAX_FLUSH: usize = 16;
+
+/// Counts left pending by other containers whose loop ended: a container removed, or never
+/// started again, has no next decision to carry its count. So every decision also writes, for
+/// any other container whose state was last changed a whole `window` ago, the last counted
+/// decision with `repeats=N-1` (as a different next decision would), and drops state that
+/// holds no count. An entry is claimed by rename before it is written, so two hooks never write
+/// the same count. At most [`MAX_FLUSH`] records, from at most [`MAX_SCAN`] entries.
+pub fn overdue(
+    dir: &Path,
+    except: &str,
+    now: SystemTime,
+    window: Duration,
+) -> Vec<(Verdict, Record)> {
+    let mut out = Vec::new();
+    if window.is_zero() {
+        return out;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten().take(MAX_SCAN) {
+        if out.len() == MAX_FLUSH {
+            break;
+        }
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if name.starts_with('.') || name == except || decisions::file_name(name).is_none() {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age >= window);
+        if !old {
+            continue;
+        }
+        // Claimed by rename: whoever renames it writes its count.
+        let claimed = dir.join(format!(".overdue-{}-{name}", std::process::id()));
+        if std::fs::rename(entry.path(), &claimed).is_err() {
+            continue;
+        }
+        let state = load(&claimed);
+        let _ = std::fs::remove_file(&claimed);
+        if let Some(p) = state.filter(|p| p.suppressed > 0) {
+            if let Some((v, last)) = p.last {
+                let repeats = Repeats {
+                    count: p.suppressed - 1,
+                    since: p.since.unwrap_or(p.logged_at),
+                };
+                out.push((
+                    v,
+                    Record {
+                        repeats: Some(repeats),
+                        ..last
+                    },
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The state for the container `container_id` in `dir` (the cache directory's `repeats`), if
@@ -414,5 +487,49 @@ mod tests {
         // A name that cannot be a file name is never coalesced.
         assert!(step("../x", 0).write.is_some());
         assert!(step("../x", 1).write.is_some());
+    }
+
+    /// A loop that stops (its container removed) leaves a count: the next decision for another
+    /// container writes it once the state is a window old, exactly once; a state without a count
+    /// is dropped; the decision's own container, and fresh state, are left alone.
+    #[test]
+    fn counts_left_by_a_stopped_loop_are_written_by_the_next_decision() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = open(&tmp.path().join("state")).unwrap();
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let now = SystemTime::now();
+        let step = |id: &str| coalesce(&dir, Verdict::Deny, &deny(id, "r"), now, W);
+        // a: written once, then 3 counted; b: written once, nothing counted; c: fresh.
+        for _ in 0..4 {
+            step(&a);
+        }
+        step(&b);
+        step(&c);
+        assert_eq!(pending(&dir, &a).map(|e| e.suppressed), Some(3));
+        let age = |id: &str, secs: u64| {
+            let f = std::fs::File::options().write(true).open(dir.join(id)).unwrap();
+            f.set_modified(now - Duration::from_secs(secs)).unwrap();
+        };
+        age(&a, 61);
+        age(&b, 61);
+        age(&c, 59);
+        // Not yet a window old for c; a and b are; the decision's own container is skipped.
+        let out = overdue(&dir, &a, now, W);
+        assert!(out.is_empty(), "{out:?}");
+        let out = overdue(&dir, "x", now, W);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let (v, rec) = &out[0];
+        assert_eq!(*v, Verdict::Deny);
+        assert_eq!(rec.container, a);
+        // It stands for itself and 2 more: 1 written + 3 counted = 4 decisions in all.
+        assert_eq!(rec.repeats.as_ref().map(|r| r.count), Some(2));
+        assert!(!dir.join(&a).exists());
+        assert!(!dir.join(&b).exists(), "state without a count is dropped");
+        assert!(dir.join(&c).exists());
+        assert!(overdue(&dir, "x", now, W).is_empty(), "written once");
+        // With coalescing off nothing is looked at.
+        age(&c, 3600);
+        assert!(overdue(&dir, "x", now, Duration::ZERO).is_empty());
+        assert!(dir.join(&c).exists());
     }
 }

@@ -58,7 +58,7 @@ pub fn hints(
                     let src = registries.sources(r);
                     if src.lookaside.is_none() && !src.sigstore_attachments {
                         out.push(format!(
-                            "no file in {} gives a lookaside for {}, so a pull of it looked for signatures only in the local default and stored none; add one (docker: {{{}: {{lookaside: URL}}}}) and pull again",
+                            "no file in {} gives a lookaside for {}: a pull that read only these files looked for signatures in the local default and stored none (a pull may also have read ~/.config/containers/registries.d; if it had a lookaside, that lookaside had no signature for this manifest); add one (docker: {{{}: {{lookaside: URL}}}}) and pull again",
                             registries.dir.display(),
                             r.domain(),
                             r.domain()
@@ -193,7 +193,7 @@ pub fn sigstore_hints(
             } else if let Some(r) = reference.filter(|r| r.domain() != "localhost") {
                 if !registries.sources(r).sigstore_attachments {
                     out.push(format!(
-                        "no file in {} sets use-sigstore-attachments: true for {}, so a pull did not fetch or store its sigstore signatures; add docker: {{{}: {{use-sigstore-attachments: true}}}} and pull again",
+                        "no file in {} sets use-sigstore-attachments: true for {}: a pull that read only these files did not fetch or store its sigstore signatures (a pull may also have read ~/.config/containers/registries.d; if it set it, the registry had no signature for this manifest); add docker: {{{}: {{use-sigstore-attachments: true}}}} and pull again",
                         registries.dir.display(),
                         r.domain(),
                         r.domain()
