@@ -507,7 +507,10 @@ mod tests {
         step(&c);
         assert_eq!(pending(&dir, &a).map(|e| e.suppressed), Some(3));
         let age = |id: &str, secs: u64| {
-            let f = std::fs::File::options().write(true).open(dir.join(id)).unwrap();
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.join(id))
+                .unwrap();
             f.set_modified(now - Duration::from_secs(secs)).unwrap();
         };
         age(&a, 61);
