@@ -197,8 +197,8 @@ pub fn coalesce(
 }
 
 /// The most entries one decision looks at, and the most overdue counts it writes, in `overdue`.
-const MAX_SCAN: usize = decisions::MAX_DECISIONS + 64;
-const MAX_FLUSH: usize = 16;
+pub const MAX_SCAN: usize = decisions::MAX_DECISIONS + 64;
+pub const MAX_FLUSH: usize = 16;
 
 /// Counts left pending by other containers whose loop ended: a container removed, or never
 /// started again, has no next decision to carry its count. So every decision also writes, for
