@@ -63,14 +63,10 @@ pub(crate) fn file_name(container_id: &str) -> Option<&str> {
     ok.then_some(container_id)
 }
 
-/// Records `record` (an audit record line) and `deny_line` (empty for an allow) as the last
-/// decision for `container_id` in the decisions directory `dir` (from `open`).
-pub fn record(dir: &Path, container_id: &str, record: &str, deny_line: &str) {
-    let Some(name) = file_name(container_id) else {
-        return;
-    };
-    let path = dir.join(name);
-    let new = std::fs::symlink_metadata(&path).is_err();
+/// Replaces the file `path` in the private directory `dir` with `bytes`: written to a new file
+/// (mode 0600, never through a symlink) and renamed into place, so a reader sees the old file or
+/// the new one, whole. `false` if it could not be (nothing is left behind then).
+pub(crate) fn replace_private(dir: &Path, path: &Path, bytes: &[u8]) -> bool {
     let tmp = dir.join(format!(".tmp-{}", std::process::id()));
     let written = (|| -> std::io::Result<()> {
         let mut f = OpenOptions::new()
@@ -79,11 +75,24 @@ pub fn record(dir: &Path, container_id: &str, record: &str, deny_line: &str) {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;
-        f.write_all(format!("{record}\n{deny_line}\n").as_bytes())?;
-        std::fs::rename(&tmp, &path)
+        f.write_all(bytes)?;
+        std::fs::rename(&tmp, path)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
+    }
+    written.is_ok()
+}
+
+/// Records `record` (an audit record line) and `deny_line` (empty for an allow) as the last
+/// decision for `container_id` in the decisions directory `dir` (from `open`).
+pub fn record(dir: &Path, container_id: &str, record: &str, deny_line: &str) {
+    let Some(name) = file_name(container_id) else {
+        return;
+    };
+    let path = dir.join(name);
+    let new = std::fs::symlink_metadata(&path).is_err();
+    if !replace_private(dir, &path, format!("{record}\n{deny_line}\n").as_bytes()) {
         return;
     }
     if new {

@@ -28,9 +28,7 @@
 //! same moment may each read the state before the other writes it: a count may then come out one
 //! short, never a record skipped that was not counted.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -292,19 +290,7 @@ fn save(dir: &Path, path: &Path, entry: &Entry, new: bool) {
         let _ = std::fs::remove_file(path);
         return;
     }
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        f.write_all(&text)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if !decisions::replace_private(dir, path, &text) {
         return;
     }
     if new {
