@@ -57,9 +57,9 @@ const MUST_DENY: &[&str] = &[
 ];
 
 /// Cells 5.34 allows and the hook denies on purpose (docs/semantics.md §13, "sigstore edge
-/// cases": unsupported here, and denying is the safe side). They must stay that way: a hook that
-/// starts allowing one of them has changed its rules, and this list and the docs go with it.
-const DENIED_ON_PURPOSE: &[&str] = &["fulcio/fulcio-nameconstraints"];
+/// cases"). None today: every cell must agree. A cell listed here must stay that way: a hook
+/// that starts allowing one of them has changed its rules, and this list and the docs go with it.
+const DENIED_ON_PURPOSE: &[&str] = &[];
 
 /// The matrix's table has every cell of its script; fewer means it was cut short.
 const MIN_CELLS: usize = 150;

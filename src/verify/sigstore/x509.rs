@@ -10,8 +10,8 @@
 //! certificate in it that lists extended key usages lists code signing or "any". Chains are
 //! built through every candidate issuer, with at most 100 signature checks.
 //!
-//! Deliberate difference, failing closed: a CA with name constraints is refused, where Go
-//! would check the leaf's names against them; RSA-PSS certificate signatures are not supported
+//! A CA's name constraints apply to the names of every certificate below it (`constraints`).
+//! Deliberate difference, failing closed: RSA-PSS certificate signatures are not supported
 //! (refused).
 //!
 //! Ref: Go `crypto/x509` `verify.go` (`Verify`, `buildChains`, `isValid`,
@@ -28,6 +28,8 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::keys::PublicKey;
+
+mod constraints;
 use super::pem;
 
 /// The subject alternative name extension.
@@ -92,7 +94,12 @@ pub struct Certificate {
     pub emails: Vec<String>,
     pub dns_names: Vec<String>,
     pub ip_addresses: Vec<IpAddr>,
-    has_name_constraints: bool,
+    /// The CA's name constraints, if it has any.
+    name_constraints: Option<constraints::NameConstraints>,
+    /// Whether it has a subject alternative name extension (then a CA's name constraints apply
+    /// to it).
+    has_san: bool,
+    pub uris: Vec<String>,
     /// Critical extensions Go's parser does not handle.
     pub unhandled_critical: Vec<Oid>,
     /// Every extension, by OID, with its value (DER).
@@ -148,7 +155,9 @@ impl Certificate {
             emails: Vec::new(),
             dns_names: Vec::new(),
             ip_addresses: Vec::new(),
-            has_name_constraints: false,
+            name_constraints: None,
+            has_san: false,
+            uris: Vec::new(),
             unhandled_critical: Vec::new(),
             extensions: Vec::new(),
         };
@@ -180,12 +189,15 @@ impl Certificate {
                 OID_SAN => {
                     let san = SubjectAltName::from_der(value)
                         .map_err(|e| format!("x509: invalid subject alternative names: {e}"))?;
+                    cert.has_san = true;
                     let mut found = false;
                     for name in san.0 {
                         match name {
                             GeneralName::Rfc822Name(s) => cert.emails.push(s.to_string()),
                             GeneralName::DnsName(s) => cert.dns_names.push(s.to_string()),
-                            GeneralName::UniformResourceIdentifier(_) => {}
+                            GeneralName::UniformResourceIdentifier(u) => {
+                                cert.uris.push(u.to_string())
+                            }
                             GeneralName::IpAddress(ip) => {
                                 let b = ip.as_bytes();
                                 let addr = match b.len() {
@@ -206,7 +218,11 @@ impl Certificate {
                     // A SAN extension with none of these is left to the critical check.
                     handled = found;
                 }
-                OID_NAME_CONSTRAINTS => cert.has_name_constraints = true,
+                OID_NAME_CONSTRAINTS => {
+                    let (nc, unhandled) = constraints::parse(value)?;
+                    cert.name_constraints = Some(nc);
+                    handled = !unhandled;
+                }
                 OID_EKU => {
                     cert.ext_key_usage = ExtendedKeyUsage::from_der(value)
                         .map_err(|e| format!("x509: invalid extended key usages: {e}"))?
@@ -316,8 +332,10 @@ impl Certificate {
                 self.not_before, self.not_after
             ));
         }
-        if kind != Kind::Leaf && self.has_name_constraints {
-            return Err("x509: a CA with name constraints is not supported".into());
+        if let (Some(nc), false) = (&self.name_constraints, kind == Kind::Leaf) {
+            for below in chain.iter().filter(|c| c.has_san) {
+                nc.check(below)?;
+            }
         }
         if kind == Kind::Intermediate && !matches!(self.basic_constraints, Some((true, _))) {
             return Err("x509: certificate is not authorized to sign other certificates".into());
