@@ -448,3 +448,34 @@ fn trims_unicode_space_as_go_bytes_trim_space() {
         assert_eq!(trim_space(input), *want, "{input:?}");
     }
 }
+
+/// A name constraints extension with one e-mail subtree: `[0]` permitted or `[1]` excluded.
+fn email_constraint(excluded: bool, name: &str) -> Vec<u8> {
+    let base = [&[0x81, name.len() as u8][..], name.as_bytes()].concat();
+    let subtree = [&[0x30, base.len() as u8][..], &base].concat();
+    let tag = if excluded { 0xa1 } else { 0xa0 };
+    let list = [&[tag, subtree.len() as u8][..], &subtree].concat();
+    [&[0x30, list.len() as u8][..], &list].concat()
+}
+
+/// The leaf's e-mail (signer@example.com) against a CA's e-mail constraints, as Go checks them.
+#[test]
+fn name_constraints_hold_for_the_names_below_the_ca() {
+    let leaf = cert("fulcio-leaf");
+    let cases = [
+        (false, "example.com", true),
+        (false, "signer@example.com", true),
+        (false, ".example.com", false),
+        (false, "example.org", false),
+        (true, "example.com", false),
+        (true, "example.org", true),
+    ];
+    for (excluded, name, ok) in cases {
+        let (nc, unhandled) = constraints::parse(&email_constraint(excluded, name)).unwrap();
+        assert!(!unhandled);
+        assert_eq!(nc.check(&leaf).is_ok(), ok, "excluded={excluded} {name}");
+    }
+    // An empty extension, and garbage, are refused as Go refuses them.
+    assert!(constraints::parse(&[0x30, 0x00]).is_err());
+    assert!(constraints::parse(b"garbage").is_err());
+}
