@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use oci_signature_hook::audit::journal;
 
-use crate::common::{hook_path, lab, run_hook, run_hook_env, unique, Scratch};
+use crate::common::{hook_path, hooks_dir, lab, run_hook, run_hook_env, unique, Scratch};
 
 const TRUSTED: &str =
     r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"$KEYS/trusted.gpg"}]}"#;
@@ -146,15 +146,7 @@ fn hooks(dir: &Scratch, journal: &Journal, policy: &Path, extra: &[&str]) -> Pat
         state.display().to_string(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let hook = serde_json::json!({
-        "version": "1.0.0",
-        "hook": {"path": hook_path(), "args": args},
-        "when": {"always": true},
-        "stages": ["prestart"],
-    });
-    std::fs::create_dir_all(dir.path().join("hooks.d")).unwrap();
-    dir.file("hooks.d/oci-signature-hook.json", hook.to_string());
-    dir.path().join("hooks.d")
+    hooks_dir(dir.path(), &args)
 }
 
 fn text(o: &Output) -> String {

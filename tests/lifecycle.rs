@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{hook_path, lab, unique, Scratch};
+use crate::common::{hook_path, hooks_dir, lab, unique, Scratch};
 
 const STRICT: &str = r#"{"default":[{"type":"reject"}],
     "transports":{"docker":{"$REGISTRY":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"$KEYS/trusted.gpg"}]}}}"#;
@@ -28,16 +28,7 @@ fn hooks(dir: &Scratch, policy: &str, extra: &[&str]) -> PathBuf {
         state.display().to_string(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let hook = serde_json::json!({
-        "version": "1.0.0",
-        "hook": {"path": hook_path(), "args": args},
-        "when": {"always": true},
-        "stages": ["prestart"],
-    });
-    let hooks = dir.path().join("hooks.d");
-    std::fs::create_dir_all(&hooks).unwrap();
-    std::fs::write(hooks.join("oci-signature-hook.json"), hook.to_string()).unwrap();
-    hooks
+    hooks_dir(dir.path(), &args)
 }
 
 fn text(o: &Output) -> String {

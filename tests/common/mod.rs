@@ -207,6 +207,21 @@ impl Drop for Scratch {
 }
 
 /// Runs the hook binary with `args` and `stdin`, with `TMPDIR` set to `tmp`.
+/// `<dir>/hooks.d`, holding one hook definition that runs the built hook with `args` (its
+/// argv, from `argv[0]`) at `prestart` for every container; for `podman --hooks-dir`.
+pub fn hooks_dir(dir: &Path, args: &[String]) -> PathBuf {
+    let hook = serde_json::json!({
+        "version": "1.0.0",
+        "hook": {"path": hook_path(), "args": args},
+        "when": {"always": true},
+        "stages": ["prestart"],
+    });
+    let hooks = dir.join("hooks.d");
+    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::write(hooks.join("oci-signature-hook.json"), hook.to_string()).unwrap();
+    hooks
+}
+
 pub fn run_hook(args: &[&str], stdin: &[u8], tmp: &Path) -> Output {
     run_hook_env(args, stdin, tmp, &[])
 }
